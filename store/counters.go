@@ -1,0 +1,135 @@
+package store
+
+import (
+	"encoding/binary"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Counts are a campaign's counters. They change in the same transaction as
+// the data they count, so they always equal a recount (see Check).
+type Counts struct {
+	Codes         int64       `json:"codes"`       // generated + imported
+	Generated     int64       `json:"generated"`   // made by Generate (and on demand by Assign)
+	Imported      int64       `json:"imported"`    // brought in by Import
+	Assigned      int64       `json:"assigned"`    // codes given to a customer
+	Redeemed      int64       `json:"redeemed"`    // redemptions in force (not rolled back)
+	RolledBack    int64       `json:"rolled_back"` // redemptions undone
+	Voided        int64       `json:"voided"`      // codes voided
+	DiscountTotal int64       `json:"discount_total"`
+	OrderTotal    int64       `json:"order_total"`
+	ByState       StateCounts `json:"by_state"`
+}
+
+// StateCounts counts a campaign's codes by state; they sum to Codes.
+type StateCounts struct {
+	Available int64 `json:"available"`
+	Assigned  int64 `json:"assigned"`
+	Redeemed  int64 `json:"redeemed"`
+	Voided    int64 `json:"voided"`
+}
+
+// Indexes into a campaign's counter vector.
+const (
+	cGenerated = iota
+	cImported
+	cAssigned
+	cRedeemed
+	cRolledBack
+	cVoided
+	cDiscount
+	cOrders
+	cStAvailable
+	cStAssigned
+	cStRedeemed
+	cStVoided
+	cAssignCursor // internal: campaign_codes seq from which Assign looks for a free code
+	nCounters
+)
+
+// Indexes into a dimension's vector (by day, channel, terminal).
+const (
+	dAssigned = iota
+	dRedeemed
+	dRolledBack
+	dDiscount
+	dOrders
+	nDim
+)
+
+// Dimension tags in counter keys.
+const (
+	dimTotal    = 0
+	dimDay      = 'd'
+	dimChannel  = 'c'
+	dimTerminal = 't'
+)
+
+func counterKey(num uint32, dim byte, sub []byte) []byte {
+	k := make([]byte, 0, 5+len(sub))
+	k = binary.BigEndian.AppendUint32(k, num)
+	k = append(k, dim)
+	return append(k, sub...)
+}
+
+func dayKey(num uint32, t time.Time) []byte {
+	y, m, d := t.UTC().Date()
+	return counterKey(num, dimDay, binary.BigEndian.AppendUint32(nil, uint32(y*10000+int(m)*100+d)))
+}
+
+func decodeVec(v []byte, n int) []int64 {
+	out := make([]int64, n)
+	for i := 0; i < n && 8*i+8 <= len(v); i++ {
+		out[i] = int64(binary.LittleEndian.Uint64(v[8*i:]))
+	}
+	return out
+}
+
+func encodeVec(v []int64) []byte {
+	b := make([]byte, 8*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint64(b[8*i:], uint64(x))
+	}
+	return b
+}
+
+// bump adds deltas (pairs of index, amount) to the vector at key.
+func bump(tx *bolt.Tx, key []byte, n int, deltas ...int64) error {
+	b := tx.Bucket(bucketCounters)
+	v := decodeVec(b.Get(key), n)
+	for i := 0; i+1 < len(deltas); i += 2 {
+		v[deltas[i]] += deltas[i+1]
+	}
+	return b.Put(key, encodeVec(v))
+}
+
+func readVec(tx *bolt.Tx, num uint32) []int64 {
+	return decodeVec(tx.Bucket(bucketCounters).Get(counterKey(num, dimTotal, nil)), nCounters)
+}
+
+func readCounts(tx *bolt.Tx, num uint32) Counts {
+	return countsOf(readVec(tx, num))
+}
+
+func countsOf(v []int64) Counts {
+	return Counts{
+		Codes: v[cGenerated] + v[cImported], Generated: v[cGenerated], Imported: v[cImported],
+		Assigned: v[cAssigned], Redeemed: v[cRedeemed], RolledBack: v[cRolledBack], Voided: v[cVoided],
+		DiscountTotal: v[cDiscount], OrderTotal: v[cOrders],
+		ByState: StateCounts{Available: v[cStAvailable], Assigned: v[cStAssigned], Redeemed: v[cStRedeemed], Voided: v[cStVoided]},
+	}
+}
+
+// stateCounter is the counter index of a code state.
+func stateCounter(state byte) int64 {
+	switch state {
+	case stateAssigned:
+		return cStAssigned
+	case stateRedeemed:
+		return cStRedeemed
+	case stateVoided:
+		return cStVoided
+	}
+	return cStAvailable
+}

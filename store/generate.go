@@ -1,0 +1,278 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"promo/gen"
+)
+
+// MaxGenerate is the most codes one Generate call makes.
+const MaxGenerate = 100_000_000
+
+// Batch records one Generate or Import call.
+type Batch struct {
+	ID        string    `json:"id"`
+	Campaign  string    `json:"campaign"`
+	Kind      string    `json:"kind"` // "generate" or "import"
+	Requested int       `json:"requested"`
+	Done      int       `json:"done"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// GenerateRequest asks for Count new codes.
+type GenerateRequest struct {
+	Count int `json:"count"`
+	// Progress, if set, is called after each committed chunk.
+	Progress func(done, total int) `json:"-"`
+	// Idempotency, if set, makes a retry with the same key replay the result.
+	Idempotency *Idempotency `json:"-"`
+}
+
+// GenerateResult reports a Generate call.
+type GenerateResult struct {
+	Generated int    `json:"generated"`
+	Batch     string `json:"batch"`
+	Campaign  string `json:"campaign"`
+}
+
+// Generate makes req.Count random codes for the campaign, unique across the
+// whole database, in transactions of Options.ChunkSize codes so that memory
+// stays bounded; a crash part-way leaves whole chunks whose codes the
+// counters count. Codes are made in key order (each code's first symbols are
+// drawn first, which keeps the distribution uniform) so every chunk touches
+// one narrow range of the B+tree. It returns invalid_request for a bad count,
+// not_found, conflict for an archived campaign, capacity when the guess odds
+// would be broken, and ctx's error (with the codes made so far) when ctx ends.
+func (s *Store) Generate(ctx context.Context, campaignID string, req GenerateRequest) (GenerateResult, error) {
+	if req.Count < 1 || req.Count > MaxGenerate {
+		return GenerateResult{}, fieldErr("count", "want 1 to %d codes per call, got %d", MaxGenerate, req.Count)
+	}
+	var res GenerateResult
+	err := s.idempotent(ctx, req.Idempotency, &res, func() error {
+		var err error
+		res, err = s.generate(ctx, campaignID, req)
+		return err
+	})
+	return res, err
+}
+
+func (s *Store) generate(ctx context.Context, campaignID string, req GenerateRequest) (GenerateResult, error) {
+	s.genMu.Lock()
+	defer s.genMu.Unlock()
+	c, err := s.campaign(campaignID)
+	if err != nil {
+		return GenerateResult{}, err
+	}
+	if c.Status == StatusArchived {
+		return GenerateResult{}, Errorf(EConflict, "campaign %q is archived; it takes no new codes", c.ID)
+	}
+	existing, total, err := s.shapeCount(c)
+	if err != nil {
+		return GenerateResult{}, err
+	}
+	if err := c.Format.CheckCapacity(existing, uint64(req.Count), c.MinGuessOdds); err != nil {
+		return GenerateResult{}, &Error{Code: ECapacity, Field: "count", Message: err.Error(), Err: err}
+	}
+	g, err := gen.NewGenerator(c.Format, s.opts.Random)
+	if err != nil {
+		return GenerateResult{}, internal(err, "make a generator")
+	}
+	chunk := s.opts.ChunkSize
+	// Cells fine enough that one chunk's range holds few existing codes.
+	p := 0
+	for p < c.Format.Length-1 && g.Cells(p+1) != 0 && g.Cells(p+1) <= 1<<20 &&
+		uint64(g.Cells(p))*uint64(chunk) < 4*(total+uint64(req.Count)) {
+		p++
+	}
+	counts := make([]uint32, g.Cells(p))
+	for i := 0; i < req.Count; i++ {
+		cell, err := g.Cell(p)
+		if err != nil {
+			return GenerateResult{}, internal(err, "draw random codes")
+		}
+		counts[cell]++
+	}
+	res := GenerateResult{Campaign: c.ID}
+	var batch uint64
+	err = s.update(ctx, func(tx *bolt.Tx) error {
+		var err error
+		batch, err = newBatch(tx, s.now(), &Batch{Campaign: c.ID, Kind: "generate", Requested: req.Count})
+		return err
+	})
+	if err != nil {
+		return res, err
+	}
+	res.Batch = batchName(batch)
+	keyLen := g.KeyLen()
+	arena := make([]byte, 0, chunk*keyLen)
+	keys := make([][]byte, 0, chunk)
+	for cell := 0; cell < len(counts); {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		arena, keys = arena[:0], keys[:0]
+		for ; cell < len(counts) && (len(keys) == 0 || len(keys)+int(counts[cell]) <= chunk); cell++ {
+			for j := uint32(0); j < counts[cell]; j++ {
+				if arena, err = g.AppendKey(arena, cell, p); err != nil {
+					return res, internal(err, "draw random codes")
+				}
+				keys = append(keys, arena[len(arena)-keyLen:len(arena):len(arena)])
+			}
+		}
+		slices.SortFunc(keys, bytes.Compare)
+		err := s.update(ctx, func(tx *bolt.Tx) error {
+			if err := s.makeUnique(tx, g, keys, p); err != nil {
+				return err
+			}
+			return s.insertCodes(tx, c, batch, keys, nil, cGenerated)
+		})
+		if err != nil {
+			return res, err
+		}
+		res.Generated += len(keys)
+		if req.Progress != nil {
+			req.Progress(res.Generated, req.Count)
+		}
+	}
+	if err := s.SaveFilter(); err != nil {
+		s.log.Warn("saving the filter after generating", "err", err)
+	}
+	return res, nil
+}
+
+// makeUnique replaces keys that exist in the database or repeat within keys
+// by fresh ones from the same cells, and leaves keys sorted. With 55 random
+// bits this almost never happens; the filter makes the check nearly free.
+func (s *Store) makeUnique(tx *bolt.Tx, g *gen.Generator, keys [][]byte, p int) error {
+	codes := tx.Bucket(bucketCodes)
+	f := s.filter.Load()
+	for tries := 0; ; tries++ {
+		dups := 0
+		for i, k := range keys {
+			if (i > 0 && bytes.Equal(keys[i-1], k)) || (f.Test(k) && codes.Get(k) != nil) {
+				// Same cell: a key's first p random symbols name its cell.
+				fresh, err := g.AppendKey(nil, g.CellOf(k, p), p)
+				if err != nil {
+					return internal(err, "draw random codes")
+				}
+				copy(k, fresh)
+				dups++
+			}
+		}
+		if dups == 0 {
+			return nil
+		}
+		if tries > 100 {
+			return internal(errors.New("no unique code after 100 tries"), "generate unique codes")
+		}
+		slices.SortFunc(keys, bytes.Compare)
+	}
+}
+
+// insertCodes stores new codes (sorted keys) for campaign c: the records,
+// the campaign's creation-order index, the counters, the batch's progress,
+// an event, and the filter (before commit). displays, when set, holds each
+// code's form as imported. counter is cGenerated or cImported.
+func (s *Store) insertCodes(tx *bolt.Tx, c *Campaign, batch uint64, keys [][]byte, displays []string, counter int64) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	if err := s.addToFilter(tx, keys); err != nil {
+		return err
+	}
+	codes := tx.Bucket(bucketCodes)
+	codes.FillPercent = 0.95
+	index := tx.Bucket(bucketCampCodes)
+	index.FillPercent = 1
+	v := readVec(tx, c.Num)
+	seq := uint64(v[cGenerated] + v[cImported])
+	rec := codeRec{state: stateAvailable, camp: c.Num, batch: batch}
+	plain := rec.encode()
+	ik := make([]byte, 12)
+	binary.BigEndian.PutUint32(ik, c.Num)
+	for i, k := range keys {
+		val := plain
+		if displays != nil && displays[i] != string(k) {
+			r := rec
+			r.display = displays[i]
+			val = r.encode()
+		}
+		if err := codes.Put(k, val); err != nil {
+			return err
+		}
+		binary.BigEndian.PutUint64(ik[4:], seq)
+		seq++
+		if err := index.Put(slices.Clone(ik), k); err != nil {
+			return err
+		}
+	}
+	n := int64(len(keys))
+	if err := bump(tx, counterKey(c.Num, dimTotal, nil), nCounters, counter, n, cStAvailable, n); err != nil {
+		return err
+	}
+	if batch != 0 {
+		if err := bumpBatch(tx, batch, len(keys)); err != nil {
+			return err
+		}
+	}
+	typ := EventCodesGenerated
+	if counter == cImported {
+		typ = EventCodesImported
+	}
+	return appendEvent(tx, s.now(), &Event{Type: typ, Campaign: c.ID, Batch: batchName(batch), Count: n})
+}
+
+// shapeCount returns how many codes share c's guess space, and how many
+// codes the database holds in all.
+func (s *Store) shapeCount(c *Campaign) (shape, total uint64, err error) {
+	cat := s.cat.Load()
+	err = s.view(func(tx *bolt.Tx) error {
+		for _, o := range cat.byID {
+			v := readVec(tx, o.Num)
+			n := uint64(v[cGenerated] + v[cImported])
+			total += n
+			if o.Format.SameShape(c.Format) {
+				shape += n
+			}
+		}
+		return nil
+	})
+	return shape, total, err
+}
+
+func newBatch(tx *bolt.Tx, now time.Time, b *Batch) (uint64, error) {
+	bk := tx.Bucket(bucketBatches)
+	n, err := bk.NextSequence()
+	if err != nil {
+		return 0, err
+	}
+	b.ID, b.CreatedAt = batchName(n), now.UTC()
+	v, err := json.Marshal(b)
+	if err != nil {
+		return 0, err
+	}
+	return n, bk.Put(seqKey(n), v)
+}
+
+func bumpBatch(tx *bolt.Tx, n uint64, done int) error {
+	bk := tx.Bucket(bucketBatches)
+	var b Batch
+	if err := json.Unmarshal(bk.Get(seqKey(n)), &b); err != nil {
+		return fmt.Errorf("batch %d: %w", n, err)
+	}
+	b.Done += done
+	v, err := json.Marshal(&b)
+	if err != nil {
+		return err
+	}
+	return bk.Put(seqKey(n), v)
+}

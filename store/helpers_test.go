@@ -1,0 +1,91 @@
+package store
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// clock is a settable clock for exact tests.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// testStore opens a store in a temporary directory. On cleanup it closes
+// the store, reopens it and requires Check to find nothing.
+func testStore(t testing.TB, opts Options) (*Store, *clock) {
+	t.Helper()
+	c := newClock()
+	if opts.Now == nil {
+		opts.Now = c.Now
+	}
+	path := filepath.Join(t.TempDir(), "promo.db")
+	s, err := Open(path, opts)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		require.NoError(t, s.Close())
+		s2, err := Open(path, Options{Now: opts.Now})
+		require.NoError(t, err)
+		defer s2.Close()
+		findings, err := s2.Check(context.Background())
+		require.NoError(t, err)
+		require.Empty(t, findings)
+	})
+	return s, c
+}
+
+var ctx = context.Background()
+
+func ptr[T any](v T) *T { return &v }
+
+// mustCampaign creates a campaign from spec, filling a percent benefit if
+// none is given.
+func mustCampaign(t testing.TB, s *Store, spec CampaignSpec) *Campaign {
+	t.Helper()
+	if spec.Benefit == nil {
+		spec.Benefit = &Benefit{Type: BenefitPercent, Value: 10}
+	}
+	c, err := s.CreateCampaign(ctx, spec)
+	require.NoError(t, err)
+	return c
+}
+
+// mustGenerate generates n codes and returns them in creation order.
+func mustGenerate(t testing.TB, s *Store, campaign string, n int) []string {
+	t.Helper()
+	res, err := s.Generate(ctx, campaign, GenerateRequest{Count: n})
+	require.NoError(t, err)
+	require.Equal(t, n, res.Generated)
+	page, err := s.Codes(campaign, CodeQuery{Limit: n + 10})
+	require.NoError(t, err)
+	var out []string
+	for _, c := range page.Codes {
+		out = append(out, c.Code)
+	}
+	return out
+}
+
+func requireCode(t testing.TB, err error, code string) {
+	t.Helper()
+	require.Error(t, err)
+	require.Equal(t, code, ErrorCode(err), "error: %v", err)
+}

@@ -1,0 +1,203 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// IdempotencyTTL is how long a first response is kept for replay.
+const IdempotencyTTL = 48 * time.Hour
+
+// MaxIdempotencyKey is the longest Idempotency-Key accepted.
+const MaxIdempotencyKey = 255
+
+// Idempotency identifies a retried request: the caller's scope (its API key
+// name), the key it chose, and a hash of what it asked (method, path, body).
+type Idempotency struct {
+	Scope string
+	Key   string
+	Hash  [32]byte
+}
+
+// Validate checks the key: 1 to MaxIdempotencyKey printable ASCII characters.
+func (i *Idempotency) Validate() error {
+	if len(i.Key) == 0 || len(i.Key) > MaxIdempotencyKey {
+		return &Error{Code: EInvalid, Field: "Idempotency-Key", Message: fmt.Sprintf("Idempotency-Key: want 1 to %d characters, got %d", MaxIdempotencyKey, len(i.Key))}
+	}
+	for j := 0; j < len(i.Key); j++ {
+		if c := i.Key[j]; c < 0x21 || c > 0x7e {
+			return &Error{Code: EInvalid, Field: "Idempotency-Key", Message: "Idempotency-Key: want printable ASCII without spaces"}
+		}
+	}
+	return nil
+}
+
+func (i *Idempotency) dbKey() []byte {
+	return append(append([]byte(i.Scope), 0), i.Key...)
+}
+
+type idemRecord struct {
+	Hash   []byte          `json:"h"`
+	At     time.Time       `json:"at"`
+	Result json.RawMessage `json:"r,omitempty"`
+	Code   string          `json:"c,omitempty"`
+	Msg    string          `json:"m,omitempty"`
+	Field  string          `json:"f,omitempty"`
+}
+
+// idemReplay looks for a first response to replay. When it finds one it
+// fills out and returns (true, the first response's error); a different
+// request under the same key is idempotency_mismatch.
+func idemReplay(tx *bolt.Tx, idem *Idempotency, out any) (bool, error) {
+	if idem == nil {
+		return false, nil
+	}
+	v := tx.Bucket(bucketIdem).Get(idem.dbKey())
+	if v == nil {
+		return false, nil
+	}
+	var rec idemRecord
+	if err := json.Unmarshal(v, &rec); err != nil {
+		return true, internal(err, "read idempotency record")
+	}
+	if !bytes.Equal(rec.Hash, idem.Hash[:]) {
+		return true, &Error{Code: EIdempotencyMismatch, Field: "Idempotency-Key",
+			Message: fmt.Sprintf("Idempotency-Key %q was used at %s for a different request; use a new key for a new request", idem.Key, rec.At.Format(time.RFC3339))}
+	}
+	if rec.Code != "" {
+		return true, &Error{Code: rec.Code, Message: rec.Msg, Field: rec.Field}
+	}
+	if err := json.Unmarshal(rec.Result, out); err != nil {
+		return true, internal(err, "read idempotency record")
+	}
+	return true, nil
+}
+
+// idemSave records the first response (a result or a refusal, never an
+// internal failure) and returns opErr unchanged.
+func idemSave(tx *bolt.Tx, now time.Time, idem *Idempotency, out any, opErr error) error {
+	if idem == nil || (opErr != nil && !isRuleError(opErr)) {
+		return opErr
+	}
+	rec := idemRecord{Hash: idem.Hash[:], At: now.UTC()}
+	if opErr != nil {
+		var e *Error
+		errors.As(opErr, &e)
+		rec.Code, rec.Msg, rec.Field = e.Code, e.Message, e.Field
+	} else {
+		b, err := json.Marshal(out)
+		if err != nil {
+			return err
+		}
+		rec.Result = b
+	}
+	v, err := json.Marshal(&rec)
+	if err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketIdem).Put(idem.dbKey(), v); err != nil {
+		return err
+	}
+	return opErr
+}
+
+// idemLocks serialises requests that share an idempotency key and span
+// several transactions (Generate), so a retry waits for the first attempt.
+type idemLocks struct {
+	mu   sync.Mutex
+	held map[string]*sync.Mutex
+}
+
+func (l *idemLocks) lock(key string) func() {
+	l.mu.Lock()
+	if l.held == nil {
+		l.held = map[string]*sync.Mutex{}
+	}
+	m := l.held[key]
+	if m == nil {
+		m = &sync.Mutex{}
+		l.held[key] = m
+	}
+	l.mu.Unlock()
+	m.Lock()
+	return func() {
+		m.Unlock()
+		l.mu.Lock()
+		if l.held[key] == m && m.TryLock() {
+			delete(l.held, key)
+			m.Unlock()
+		}
+		l.mu.Unlock()
+	}
+}
+
+// idempotent runs an operation spanning several transactions once per
+// idempotency key: a retry replays the first outcome into out.
+func (s *Store) idempotent(ctx context.Context, idem *Idempotency, out any, run func() error) error {
+	if idem == nil {
+		return run()
+	}
+	if err := idem.Validate(); err != nil {
+		return err
+	}
+	defer s.idemLocks.lock(string(idem.dbKey()))()
+	var replayed bool
+	var prior error
+	if err := s.view(func(tx *bolt.Tx) error {
+		replayed, prior = idemReplay(tx, idem, out)
+		return nil
+	}); err != nil {
+		return err
+	}
+	if replayed {
+		return prior
+	}
+	opErr := run()
+	if opErr != nil && !isRuleError(opErr) {
+		return opErr
+	}
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		if err := idemSave(tx, s.now(), idem, out, opErr); err != nil && !isRuleError(err) {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return opErr
+}
+
+// purgeIdempotency deletes records older than IdempotencyTTL.
+func (s *Store) purgeIdempotency(ctx context.Context) error {
+	cutoff := s.now().Add(-IdempotencyTTL)
+	var old [][]byte
+	err := s.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketIdem).ForEach(func(k, v []byte) error {
+			var rec idemRecord
+			if json.Unmarshal(v, &rec) == nil && rec.At.Before(cutoff) {
+				old = append(old, bytes.Clone(k))
+			}
+			return nil
+		})
+	})
+	if err != nil || len(old) == 0 {
+		return err
+	}
+	return s.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketIdem)
+		for _, k := range old {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,204 @@
+package store
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"unicode"
+	"unicode/utf8"
+
+	bolt "go.etcd.io/bbolt"
+
+	"promo/gen"
+)
+
+// Stages at which a lookup is rejected.
+const (
+	stageMalformed = iota
+	stageTypo
+	stageFilter
+	stageStore
+	nStages
+)
+
+// Rejected counts failed lookups by the stage that rejected them.
+type Rejected struct {
+	Malformed int64 `json:"malformed"` // not letters and digits at all
+	Typo      int64 `json:"typo"`      // wrong check symbol
+	Filter    int64 `json:"filter"`    // the Bloom filter said no: no disk read
+	Store     int64 `json:"store"`     // the filter said maybe, bbolt said no
+}
+
+// rejectCounters are kept in memory (a write per failed guess would let
+// guessers slow the disk) and flushed to the meta bucket now and then.
+type rejectCounters struct {
+	n       [nStages]atomic.Int64
+	flushed [nStages]atomic.Int64
+}
+
+func (r *rejectCounters) load(v []byte) {
+	vec := decodeVec(v, nStages)
+	for i := range vec {
+		r.n[i].Store(vec[i])
+		r.flushed[i].Store(vec[i])
+	}
+}
+
+// Rejected returns the failed lookups since the database was created.
+func (s *Store) Rejected() Rejected {
+	r := &s.rejected
+	return Rejected{Malformed: r.n[stageMalformed].Load(), Typo: r.n[stageTypo].Load(),
+		Filter: r.n[stageFilter].Load(), Store: r.n[stageStore].Load()}
+}
+
+func (s *Store) flushRejectedWith(run func(func(*bolt.Tx) error) error) error {
+	var vec [nStages]int64
+	changed := false
+	for i := range vec {
+		vec[i] = s.rejected.n[i].Load()
+		changed = changed || vec[i] != s.rejected.flushed[i].Load()
+	}
+	if !changed || s.opts.ReadOnly {
+		return nil
+	}
+	err := run(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(metaRejected, encodeVec(vec[:]))
+	})
+	if err == nil {
+		for i := range vec {
+			s.rejected.flushed[i].Store(vec[i])
+		}
+	}
+	return err
+}
+
+// found is a code located by a lookup.
+type found struct {
+	key  []byte
+	rec  codeRec
+	camp *Campaign
+}
+
+// lookup is the path every code lookup takes: normalise → check symbol →
+// filter → bbolt. Input shaped like a campaign's format with a wrong check
+// symbol is a typo, unless such a code was imported (the filter and bbolt
+// are asked before saying so). count says whether a rejection counts as a
+// failed guess. It returns not_found or typo.
+func (s *Store) lookup(tx *bolt.Tx, input string, count bool) (found, error) {
+	reject := func(stage int, err *Error) (found, error) {
+		if count {
+			s.rejected.n[stage].Add(1)
+		}
+		return found{}, err
+	}
+	key, err := gen.Normalize(input)
+	if err != nil {
+		return reject(stageMalformed, &Error{Code: ENotFound, Field: "code",
+			Message: fmt.Sprintf("%q is not a promo code: %s", truncate(input, 40), strings.TrimPrefix(err.Error(), gen.ErrMalformed.Error()+": "))})
+	}
+	cat := s.cat.Load()
+	valid, typo := false, false
+	for _, m := range cat.matchers {
+		switch m.Match(key) {
+		case gen.Valid:
+			valid = true
+		case gen.Typo:
+			typo = true
+		}
+	}
+	typoOnly := typo && !valid
+	errTypo := &Error{Code: ETypo, Field: "code", Message: "this code has a typo: a symbol is mistyped or two are swapped; check it and type it again"}
+	errNotFound := &Error{Code: ENotFound, Field: "code", Message: "no such code: check it and type it again"}
+	kb := []byte(key)
+	if !s.filter.Load().Test(kb) {
+		if typoOnly {
+			return reject(stageTypo, errTypo)
+		}
+		return reject(stageFilter, errNotFound)
+	}
+	v := tx.Bucket(bucketCodes).Get(kb)
+	if v == nil {
+		if typoOnly {
+			return reject(stageTypo, errTypo)
+		}
+		return reject(stageStore, errNotFound)
+	}
+	rec, err := decodeCodeRec(v)
+	if err != nil {
+		return found{}, internal(fmt.Errorf("code %s: %w", key, err), "read code")
+	}
+	c := cat.byNum[rec.camp]
+	if c == nil {
+		return found{}, internal(fmt.Errorf("code %s: campaign %d missing", key, rec.camp), "read code")
+	}
+	return found{key: kb, rec: rec, camp: c}, nil
+}
+
+func putCode(tx *bolt.Tx, f found) error {
+	return tx.Bucket(bucketCodes).Put(f.key, f.rec.encode())
+}
+
+// GetCode returns a code with its redemptions, or not_found / typo.
+func (s *Store) GetCode(input string) (Code, error) {
+	var out Code
+	err := s.view(func(tx *bolt.Tx) error {
+		f, err := s.lookup(tx, input, true)
+		if err != nil {
+			return err
+		}
+		out = codeView(string(f.key), f.rec, f.camp)
+		for _, id := range f.rec.redIDs {
+			r, err := getRedemption(tx, id)
+			if err != nil {
+				return err
+			}
+			out.Redemptions = append(out.Redemptions, r)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// checkText validates a free-text identifier such as a customer or order id.
+func checkText(field, s string, max int, required bool) error {
+	if s == "" {
+		if required {
+			return fieldErr(field, "required")
+		}
+		return nil
+	}
+	if len(s) > max {
+		return fieldErr(field, "at most %d bytes, got %d", max, len(s))
+	}
+	if !utf8.ValidString(s) {
+		return fieldErr(field, "must be UTF-8 text")
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return fieldErr(field, "must not contain control characters")
+		}
+	}
+	if strings.TrimSpace(s) != s {
+		return fieldErr(field, "must not start or end with spaces")
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// mustNormalize returns the key of a code as stored in a record we wrote.
+func mustNormalize(code string) []byte {
+	k, err := gen.Normalize(code)
+	if err != nil {
+		return []byte(code)
+	}
+	return []byte(k)
+}
+
+func u32(n uint32) []byte { return binary.BigEndian.AppendUint32(nil, n) }

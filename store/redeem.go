@@ -1,0 +1,494 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// RedeemRequest is what a checkout or till sends to validate or redeem.
+type RedeemRequest struct {
+	Code        string `json:"code"`
+	CustomerID  string `json:"customer_id"`
+	OrderID     string `json:"order_id"`
+	OrderAmount int64  `json:"order_amount"`
+	Currency    string `json:"currency"`
+	Terminal    string `json:"terminal"`
+	// Idempotency, if set, makes a retry replay the first response.
+	Idempotency *Idempotency `json:"-"`
+}
+
+func (r *RedeemRequest) validate() error {
+	r.Currency = strings.ToUpper(r.Currency)
+	switch {
+	case strings.TrimSpace(r.Code) == "":
+		return fieldErr("code", "required")
+	case len(r.Code) > 200:
+		return fieldErr("code", "at most 200 characters")
+	case r.OrderAmount < 0 || r.OrderAmount > maxMoney:
+		return fieldErr("order_amount", "want 0 to %d minor units (cents), got %d", int64(maxMoney), r.OrderAmount)
+	case r.Currency != "" && !currencyPattern.MatchString(r.Currency):
+		return fieldErr("currency", "want an ISO 4217 code such as \"EUR\", got %q", r.Currency)
+	}
+	if err := checkText("customer_id", r.CustomerID, 128, false); err != nil {
+		return err
+	}
+	if err := checkText("order_id", r.OrderID, 128, false); err != nil {
+		return err
+	}
+	return checkText("terminal", r.Terminal, 64, false)
+}
+
+// Validation is the answer to Validate: valid with the discount, or not
+// valid with a reason from the error vocabulary.
+type Validation struct {
+	Valid    bool     `json:"valid"`
+	Reason   string   `json:"reason,omitempty"`
+	Message  string   `json:"message,omitempty"`
+	Code     string   `json:"code,omitempty"`
+	Campaign string   `json:"campaign,omitempty"`
+	Benefit  *Benefit `json:"benefit,omitempty"`
+	Discount int64    `json:"discount"`
+	Currency string   `json:"currency,omitempty"`
+}
+
+// Redemption is one use of a code.
+type Redemption struct {
+	ID             string     `json:"id"`
+	Code           string     `json:"code"`
+	Campaign       string     `json:"campaign"`
+	CustomerID     string     `json:"customer_id,omitempty"`
+	OrderID        string     `json:"order_id,omitempty"`
+	OrderAmount    int64      `json:"order_amount"`
+	Currency       string     `json:"currency,omitempty"`
+	Discount       int64      `json:"discount"`
+	Benefit        Benefit    `json:"benefit"`
+	Terminal       string     `json:"terminal,omitempty"`
+	Channel        string     `json:"channel,omitempty"`
+	RedeemedAt     time.Time  `json:"redeemed_at"`
+	RolledBackAt   *time.Time `json:"rolled_back_at,omitempty"`
+	RollbackReason string     `json:"rollback_reason,omitempty"`
+	RewardCode     string     `json:"reward_code,omitempty"`
+	RewardError    string     `json:"reward_error,omitempty"`
+}
+
+func redemptionName(n uint64) string { return "rd_" + strconv.FormatUint(n, 10) }
+
+func parseRedemptionName(s string) (uint64, bool) {
+	n, err := strconv.ParseUint(strings.TrimPrefix(s, "rd_"), 10, 64)
+	return n, err == nil && strings.HasPrefix(s, "rd_") && n > 0
+}
+
+func getRedemption(tx *bolt.Tx, n uint64) (Redemption, error) {
+	var r Redemption
+	v := tx.Bucket(bucketRedemptions).Get(seqKey(n))
+	if v == nil {
+		return r, Errorf(ENotFound, "no redemption %q", redemptionName(n))
+	}
+	if err := json.Unmarshal(v, &r); err != nil {
+		return r, internal(err, "read redemption")
+	}
+	return r, nil
+}
+
+func putRedemption(tx *bolt.Tx, n uint64, r *Redemption) error {
+	v, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	b := tx.Bucket(bucketRedemptions)
+	b.FillPercent = 1
+	return b.Put(seqKey(n), v)
+}
+
+// Customer index keys: customer 0 tag rest. Tags:
+//
+//	'a' num(4)  → key of the code Assign gave for that campaign
+//	'c' key     → nothing: every code ever assigned to the customer
+//	'u' num(4)  → uint32: the customer's redemptions in force in the campaign
+//	'r' id(8)   → nothing: the customer's redemptions
+func custKey(customer string, tag byte, rest []byte) []byte {
+	k := make([]byte, 0, len(customer)+2+len(rest))
+	k = append(append(append(k, customer...), 0, tag), rest...)
+	return k
+}
+
+func custUses(tx *bolt.Tx, customer string, num uint32) uint32 {
+	v := tx.Bucket(bucketCustomers).Get(custKey(customer, 'u', u32(num)))
+	if len(v) != 4 {
+		return 0
+	}
+	return binary.BigEndian.Uint32(v)
+}
+
+func addCustUses(tx *bolt.Tx, customer string, num uint32, delta int) error {
+	n := int(custUses(tx, customer, num)) + delta
+	k := custKey(customer, 'u', u32(num))
+	if n <= 0 {
+		return tx.Bucket(bucketCustomers).Delete(k)
+	}
+	return tx.Bucket(bucketCustomers).Put(k, u32(uint32(n)))
+}
+
+// evaluate applies every redemption rule to req in tx, without writing.
+func (s *Store) evaluate(tx *bolt.Tx, req *RedeemRequest, now time.Time) (found, int64, error) {
+	f, err := s.lookup(tx, req.Code, true)
+	if err != nil {
+		return f, 0, err
+	}
+	c, r := f.camp, f.rec
+	if r.state == stateVoided {
+		return f, 0, Errorf(EVoided, "this code was voided and can no longer be used")
+	}
+	switch c.Status {
+	case StatusPaused:
+		return f, 0, Errorf(EPaused, "the campaign %q is paused; try again when it resumes", c.Name)
+	case StatusArchived:
+		return f, 0, Errorf(EExpired, "the campaign %q has ended", c.Name)
+	}
+	if c.StartsAt != nil && now.Before(*c.StartsAt) {
+		return f, 0, Errorf(ENotStarted, "this code is valid from %s", c.StartsAt.UTC().Format(time.RFC3339))
+	}
+	if exp := codeExpiry(r, c); exp != nil && !now.Before(*exp) {
+		return f, 0, Errorf(EExpired, "this code expired at %s", exp.UTC().Format(time.RFC3339))
+	}
+	if int(r.redemptions) >= c.MaxRedemptionsPerCode {
+		if c.MaxRedemptionsPerCode == 1 {
+			return f, 0, Errorf(EAlreadyRedeemed, "this code was already redeemed")
+		}
+		return f, 0, Errorf(EAlreadyRedeemed, "this code was already redeemed %d times, its limit", r.redemptions)
+	}
+	if c.Kind == KindReferral {
+		if req.CustomerID == "" {
+			return f, 0, fieldErr("customer_id", "required to redeem a referral code: each referee may use one once")
+		}
+		if req.CustomerID == r.customer {
+			return f, 0, Errorf(EWrongCustomer, "a referrer cannot redeem their own referral code")
+		}
+	} else if c.BoundToCustomer && r.customer != "" && req.CustomerID != r.customer {
+		if req.CustomerID == "" {
+			return f, 0, Errorf(EWrongCustomer, "this code belongs to a customer: give their customer_id")
+		}
+		return f, 0, Errorf(EWrongCustomer, "this code belongs to another customer")
+	}
+	if c.OnePerCustomer && req.CustomerID != "" && custUses(tx, req.CustomerID, c.Num) > 0 {
+		return f, 0, Errorf(ECustomerLimit, "this customer already redeemed a code of the campaign %q", c.Name)
+	}
+	if cur := c.Benefit.Currency; cur != "" && req.Currency != "" && req.Currency != cur {
+		return f, 0, fieldErr("currency", "the order is in %s but the campaign is in %s", req.Currency, cur)
+	}
+	if c.MinOrder > 0 && req.OrderAmount < c.MinOrder {
+		return f, 0, Errorf(EMinOrder, "the order of %s is below this code's minimum of %s", money(req.OrderAmount), money(c.MinOrder))
+	}
+	return f, Discount(c.Benefit, req.OrderAmount), nil
+}
+
+// Discount computes what a benefit takes off an order of amount minor
+// units. Percentages round half up to the minor unit; an amount off never
+// exceeds the order, and is its full value when no order amount is given.
+// Free shipping and custom benefits take nothing off the amount.
+func Discount(b Benefit, amount int64) int64 {
+	switch b.Type {
+	case BenefitPercent:
+		return (amount*b.Value + 50) / 100
+	case BenefitAmount:
+		if amount > 0 && b.Value > amount {
+			return amount
+		}
+		return b.Value
+	}
+	return 0
+}
+
+func money(n int64) string { return fmt.Sprintf("%d.%02d", n/100, n%100) }
+
+// Validate tells whether req.Code could be redeemed now, and for how much,
+// without redeeming it. Refusals are in the Validation; the error is only
+// for bad requests and failures.
+func (s *Store) Validate(req RedeemRequest) (Validation, error) {
+	if err := req.validate(); err != nil {
+		return Validation{}, err
+	}
+	var out Validation
+	err := s.view(func(tx *bolt.Tx) error {
+		f, discount, err := s.evaluate(tx, &req, s.now())
+		if f.camp != nil {
+			out.Code, out.Campaign = codeView(string(f.key), f.rec, f.camp).Code, f.camp.ID
+		}
+		if err != nil {
+			if !isRuleError(err) {
+				return err
+			}
+			out.Reason, out.Message = ErrorCode(err), ErrorMessage(err)
+			return nil
+		}
+		b := f.camp.Benefit
+		out.Valid, out.Benefit, out.Discount = true, &b, discount
+		out.Currency = firstNonEmpty(req.Currency, b.Currency)
+		return nil
+	})
+	return out, err
+}
+
+// Redeem uses req.Code once: it finds the code, applies every rule and
+// writes the redemption in one transaction, durable before it returns. For
+// a referral code it also gives the referrer a fresh reward code. It returns
+// the rule's error (not_found, typo, voided, paused, expired, not_started,
+// already_redeemed, wrong_customer, customer_limit, min_order,
+// invalid_request) when the code cannot be used.
+func (s *Store) Redeem(ctx context.Context, req RedeemRequest) (Redemption, error) {
+	if err := req.validate(); err != nil {
+		return Redemption{}, err
+	}
+	if req.Idempotency != nil {
+		if err := req.Idempotency.Validate(); err != nil {
+			return Redemption{}, err
+		}
+	}
+	var out Redemption
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		out = Redemption{}
+		if done, err := idemReplay(tx, req.Idempotency, &out); done {
+			return err
+		}
+		err := s.redeemTx(tx, &req, &out)
+		return idemSave(tx, s.now(), req.Idempotency, &out, err)
+	})
+	return out, err
+}
+
+func (s *Store) redeemTx(tx *bolt.Tx, req *RedeemRequest, out *Redemption) error {
+	now := s.now().UTC()
+	f, discount, err := s.evaluate(tx, req, now)
+	if err != nil {
+		return err
+	}
+	c := f.camp
+	// Referral reward first: it checks its own rules before writing.
+	var reward Code
+	var rewardErr error
+	if c.Kind == KindReferral && f.rec.customer != "" {
+		rc, err := s.campaign(c.Referral.RewardCampaign)
+		if err == nil {
+			reward, err = s.assignFresh(tx, rc, f.rec.customer, ChannelReferral, now)
+		}
+		if err != nil && !isRuleError(err) {
+			return err
+		}
+		rewardErr = err
+	}
+	id, err := tx.Bucket(bucketRedemptions).NextSequence()
+	if err != nil {
+		return err
+	}
+	*out = Redemption{
+		ID: redemptionName(id), Code: codeView(string(f.key), f.rec, c).Code, Campaign: c.ID,
+		CustomerID: req.CustomerID, OrderID: req.OrderID, OrderAmount: req.OrderAmount,
+		Currency: firstNonEmpty(req.Currency, c.Benefit.Currency), Discount: discount, Benefit: c.Benefit,
+		Terminal: req.Terminal, Channel: f.rec.channel, RedeemedAt: now, RewardCode: reward.Code,
+	}
+	if rewardErr != nil {
+		out.RewardError = ErrorMessage(rewardErr)
+	}
+	if err := putRedemption(tx, id, out); err != nil {
+		return err
+	}
+	old := f.rec.state
+	f.rec.redemptions++
+	f.rec.redIDs = append(f.rec.redIDs, id)
+	if int(f.rec.redemptions) >= c.MaxRedemptionsPerCode {
+		f.rec.state = stateRedeemed
+	}
+	if err := putCode(tx, f); err != nil {
+		return err
+	}
+	if req.CustomerID != "" {
+		if err := addCustUses(tx, req.CustomerID, c.Num, 1); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketCustomers).Put(custKey(req.CustomerID, 'r', seqKey(id)), nil); err != nil {
+			return err
+		}
+	}
+	if err := s.countRedemption(tx, c.Num, out, old, f.rec.state, 1); err != nil {
+		return err
+	}
+	return appendEvent(tx, now, &Event{Type: EventCodeRedeemed, Campaign: c.ID, Code: out.Code,
+		CustomerID: out.CustomerID, Channel: out.Channel, Redemption: out.ID, OrderID: out.OrderID,
+		OrderAmount: out.OrderAmount, Currency: out.Currency, Discount: out.Discount, Terminal: out.Terminal,
+		RewardCode: out.RewardCode})
+}
+
+// countRedemption adds (sign 1) or removes (sign -1, a rollback) a
+// redemption from the campaign's counters and its day, channel and
+// terminal breakdowns, and moves the code between state counters.
+func (s *Store) countRedemption(tx *bolt.Tx, num uint32, r *Redemption, from, to byte, sign int64) error {
+	deltas := []int64{cRedeemed, sign, cDiscount, sign * r.Discount, cOrders, sign * r.OrderAmount}
+	if sign < 0 {
+		deltas = append(deltas, cRolledBack, 1)
+	}
+	if from != to {
+		deltas = append(deltas, stateCounter(from), -1, stateCounter(to), 1)
+	}
+	if err := bump(tx, counterKey(num, dimTotal, nil), nCounters, deltas...); err != nil {
+		return err
+	}
+	dim := []int64{dRedeemed, sign, dDiscount, sign * r.Discount, dOrders, sign * r.OrderAmount}
+	if sign < 0 {
+		dim = append(dim, dRolledBack, 1)
+	}
+	for _, k := range [][]byte{
+		dayKey(num, r.RedeemedAt),
+		counterKey(num, dimChannel, []byte(firstNonEmpty(r.Channel, "none"))),
+		counterKey(num, dimTerminal, []byte(firstNonEmpty(r.Terminal, "none"))),
+	} {
+		if err := bump(tx, k, nDim, dim...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RollbackRequest undoes a redemption.
+type RollbackRequest struct {
+	Reason      string       `json:"reason"`
+	Idempotency *Idempotency `json:"-"`
+}
+
+// Rollback undoes a redemption: the code gets the use back (and its
+// previous state), counters and the customer's limit are restored, and an
+// unused referral reward is voided. It returns not_found, or conflict when
+// the redemption was already rolled back.
+func (s *Store) Rollback(ctx context.Context, redemptionID string, req RollbackRequest) (Redemption, error) {
+	id, ok := parseRedemptionName(redemptionID)
+	if !ok {
+		return Redemption{}, Errorf(ENotFound, "no redemption %q: ids look like rd_123", truncate(redemptionID, 40))
+	}
+	if err := checkText("reason", req.Reason, 500, false); err != nil {
+		return Redemption{}, err
+	}
+	if req.Idempotency != nil {
+		if err := req.Idempotency.Validate(); err != nil {
+			return Redemption{}, err
+		}
+	}
+	var out Redemption
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		out = Redemption{}
+		if done, err := idemReplay(tx, req.Idempotency, &out); done {
+			return err
+		}
+		err := s.rollbackTx(tx, id, req.Reason, &out)
+		return idemSave(tx, s.now(), req.Idempotency, &out, err)
+	})
+	return out, err
+}
+
+func (s *Store) rollbackTx(tx *bolt.Tx, id uint64, reason string, out *Redemption) error {
+	r, err := getRedemption(tx, id)
+	if err != nil {
+		return err
+	}
+	if r.RolledBackAt != nil {
+		return Errorf(EConflict, "redemption %s was already rolled back at %s", r.ID, r.RolledBackAt.Format(time.RFC3339))
+	}
+	f, err := s.lookup(tx, r.Code, false)
+	if err != nil {
+		return internal(err, "find the redeemed code")
+	}
+	now := s.now().UTC()
+	// Check the reward before writing anything.
+	var reward found
+	voidReward := false
+	if r.RewardCode != "" {
+		reward, err = s.lookup(tx, r.RewardCode, false)
+		if err != nil {
+			return internal(err, "find the reward code")
+		}
+		voidReward = reward.rec.state == stateAssigned && reward.rec.redemptions == 0
+	}
+	r.RolledBackAt, r.RollbackReason = &now, reason
+	if err := putRedemption(tx, id, &r); err != nil {
+		return err
+	}
+	old := f.rec.state
+	f.rec.redemptions--
+	if f.rec.state == stateRedeemed {
+		f.rec.state = stateAvailable
+		if f.rec.customer != "" {
+			f.rec.state = stateAssigned
+		}
+	}
+	if err := putCode(tx, f); err != nil {
+		return err
+	}
+	if r.CustomerID != "" {
+		if err := addCustUses(tx, r.CustomerID, f.camp.Num, -1); err != nil {
+			return err
+		}
+	}
+	if err := s.countRedemption(tx, f.camp.Num, &r, old, f.rec.state, -1); err != nil {
+		return err
+	}
+	if voidReward {
+		if err := s.voidTx(tx, &reward, now, "referral "+r.ID+" rolled back"); err != nil {
+			return err
+		}
+	}
+	*out = r
+	return appendEvent(tx, now, &Event{Type: EventRolledBack, Campaign: r.Campaign, Code: r.Code,
+		CustomerID: r.CustomerID, Channel: r.Channel, Redemption: r.ID, OrderID: r.OrderID,
+		OrderAmount: r.OrderAmount, Currency: r.Currency, Discount: r.Discount, Terminal: r.Terminal,
+		Reason: reason, RewardCode: r.RewardCode})
+}
+
+// Void makes a code unusable for good. Voiding a voided code changes
+// nothing. It returns not_found or typo.
+func (s *Store) Void(ctx context.Context, code, reason string) (Code, error) {
+	if err := checkText("reason", reason, 500, false); err != nil {
+		return Code{}, err
+	}
+	var out Code
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		f, err := s.lookup(tx, code, false)
+		if err != nil {
+			return err
+		}
+		if f.rec.state != stateVoided {
+			if err := s.voidTx(tx, &f, s.now().UTC(), reason); err != nil {
+				return err
+			}
+		}
+		out = codeView(string(f.key), f.rec, f.camp)
+		return nil
+	})
+	return out, err
+}
+
+// voidTx voids the found code (f.rec is updated).
+func (s *Store) voidTx(tx *bolt.Tx, f *found, now time.Time, reason string) error {
+	old := f.rec.state
+	f.rec.state, f.rec.voidedAt = stateVoided, now.Unix()
+	if err := putCode(tx, *f); err != nil {
+		return err
+	}
+	if err := bump(tx, counterKey(f.camp.Num, dimTotal, nil), nCounters,
+		cVoided, 1, stateCounter(old), -1, cStVoided, 1); err != nil {
+		return err
+	}
+	return appendEvent(tx, now, &Event{Type: EventCodeVoided, Campaign: f.camp.ID,
+		Code: codeView(string(f.key), f.rec, f.camp).Code, CustomerID: f.rec.customer, Reason: reason})
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}

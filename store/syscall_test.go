@@ -1,0 +1,9 @@
+package store
+
+import "syscall"
+
+var (
+	errNoSpace    error = syscall.ENOSPC
+	errFileTooBig error = syscall.EFBIG
+	errReadOnlyFS error = syscall.EROFS
+)
