@@ -78,7 +78,11 @@ func TestFormat_Validate(t *testing.T) {
 		{"SuffixTooLong", func(f *gen.Format) { f.Suffix = strings.Repeat("X", 17) }, "suffix"},
 		{"GroupNegative", func(f *gen.Format) { f.Group = -1 }, "group"},
 		{"GroupTooBig", func(f *gen.Format) { f.Group = 13 }, "group"},
-		{"WholeCodeTooLong", func(f *gen.Format) { f.Length = 32; f.Prefix = strings.Repeat("P", 16); f.Suffix = strings.Repeat("S", 16) }, "length"},
+		{"WholeCodeTooLong", func(f *gen.Format) {
+			f.Length = 32
+			f.Prefix = strings.Repeat("P", 16)
+			f.Suffix = strings.Repeat("S", 16)
+		}, "length"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := ok
@@ -189,6 +193,16 @@ func TestGenerator_Cells(t *testing.T) {
 		require.Equal(t, gen.Crockford[cell/32], key[0])
 		require.Equal(t, gen.Crockford[cell%32], key[1])
 		require.Equal(t, gen.Valid, f.Match(string(key)))
+	}
+	// For an alphabet not in byte order, a lower cell still holds lower keys.
+	g, err = gen.NewGenerator(gen.Format{Alphabet: "ZYXW", Length: 6}, nil)
+	require.NoError(t, err)
+	var prev []byte
+	for cell := 0; cell < g.Cells(2); cell++ {
+		key, err := g.AppendKey(nil, cell, 2)
+		require.NoError(t, err)
+		require.Less(t, string(prev), string(key[:2]))
+		prev = key[:2]
 	}
 }
 
@@ -377,4 +391,16 @@ func mrandReader(s string) seeded {
 	var seed [32]byte
 	copy(seed[:], s)
 	return seeded{mrand.NewChaCha8(seed)}
+}
+
+func TestGenerator_CellOf(t *testing.T) {
+	for _, f := range []gen.Format{{Alphabet: "crockford", Length: 8, Prefix: "VIP"}, {Alphabet: "ZYXW", Length: 6}} {
+		g, err := gen.NewGenerator(f, nil)
+		require.NoError(t, err)
+		for cell := 0; cell < g.Cells(2); cell++ {
+			key, err := g.AppendKey(nil, cell, 2)
+			require.NoError(t, err)
+			require.Equal(t, cell, g.CellOf(key, 2))
+		}
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
+	"strings"
 )
 
 // Generator makes random codes of one format. Symbols are drawn uniformly:
@@ -14,6 +16,7 @@ import (
 // concurrent use; make one per goroutine.
 type Generator struct {
 	sym            string
+	sorted         string // sym in byte order: cells are numbered in key order
 	prefix, suffix string
 	idx            *[256]int8
 	length         int
@@ -35,8 +38,10 @@ func NewGenerator(f Format, random io.Reader) (*Generator, error) {
 		random = rand.Reader
 	}
 	sym := f.Symbols()
+	sorted := []byte(sym)
+	slices.Sort(sorted)
 	return &Generator{
-		sym: sym, prefix: f.foldedPrefix(), suffix: f.foldedSuffix(), idx: symbolIndex(sym),
+		sym: sym, sorted: string(sorted), prefix: f.foldedPrefix(), suffix: f.foldedSuffix(), idx: symbolIndex(sym),
 		length: f.Length, check: f.Check, limit: 256 - 256%len(sym), rnd: random,
 	}, nil
 }
@@ -88,7 +93,8 @@ func (g *Generator) Cells(p int) int {
 // Cell returns a uniformly random cell of depth p: the first p random symbols
 // of a code, as a number in [0, Cells(p)). Drawing each code's cell first and
 // then AppendKey within it yields exactly the uniform distribution, which
-// lets a caller generate codes in key order.
+// lets a caller generate codes in key order: cells are numbered so that a
+// lower cell holds lower keys.
 func (g *Generator) Cell(p int) (int, error) {
 	c := 0
 	for i := 0; i < p; i++ {
@@ -99,6 +105,15 @@ func (g *Generator) Cell(p int) (int, error) {
 		c = c*len(g.sym) + s
 	}
 	return c, nil
+}
+
+// CellOf returns the cell of depth p that key (made by g) lies in.
+func (g *Generator) CellOf(key []byte, p int) int {
+	c := 0
+	for i := 0; i < p; i++ {
+		c = c*len(g.sym) + strings.IndexByte(g.sorted, key[len(g.prefix)+i])
+	}
+	return c
 }
 
 // AppendKey appends a random canonical key to dst whose first p random
@@ -112,7 +127,7 @@ func (g *Generator) AppendKey(dst []byte, cell, p int) ([]byte, error) {
 		for j := 0; j < i; j++ {
 			d /= len(g.sym)
 		}
-		dst = append(dst, g.sym[d%len(g.sym)])
+		dst = append(dst, g.sorted[d%len(g.sym)])
 	}
 	for i := p; i < g.length; i++ {
 		s, err := g.Symbol()

@@ -202,5 +202,3 @@ func (s *Store) generateOne(tx *bolt.Tx, c *Campaign) (found, error) {
 	}
 	return found{}, internal(errors.New("no unique code after 100 tries"), "generate a code")
 }
-
-

@@ -577,4 +577,3 @@ func (c *catalog) campaignsOfShape(f gen.Format) []*Campaign {
 	}
 	return out
 }
-

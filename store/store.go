@@ -30,17 +30,17 @@ import (
 // Bucket names.
 var (
 	bucketMeta        = []byte("meta")
-	bucketCampaigns   = []byte("campaigns")    // id → Campaign JSON
-	bucketCampNums    = []byte("campaign_nums") // num(4) → id
-	bucketCodes       = []byte("codes")        // canonical key → codeRec
+	bucketCampaigns   = []byte("campaigns")      // id → Campaign JSON
+	bucketCampNums    = []byte("campaign_nums")  // num(4) → id
+	bucketCodes       = []byte("codes")          // canonical key → codeRec
 	bucketCampCodes   = []byte("campaign_codes") // num(4) seq(8) → key, in creation order
-	bucketCustomers   = []byte("customers")    // see customer.go
-	bucketRedemptions = []byte("redemptions")  // id(8) → Redemption JSON
-	bucketCounters    = []byte("counters")     // num(4) dim… → counter vector
-	bucketBatches     = []byte("batches")      // num(8) → Batch JSON
-	bucketEvents      = []byte("events")       // seq(8) → Event JSON
-	bucketKeys        = []byte("keys")         // name → Key JSON
-	bucketIdem        = []byte("idempotency")  // scope 0 key → idemRecord JSON
+	bucketCustomers   = []byte("customers")      // see customer.go
+	bucketRedemptions = []byte("redemptions")    // id(8) → Redemption JSON
+	bucketCounters    = []byte("counters")       // num(4) dim… → counter vector
+	bucketBatches     = []byte("batches")        // num(8) → Batch JSON
+	bucketEvents      = []byte("events")         // seq(8) → Event JSON
+	bucketKeys        = []byte("keys")           // name → Key JSON
+	bucketIdem        = []byte("idempotency")    // scope 0 key → idemRecord JSON
 	allBuckets        = [][]byte{bucketMeta, bucketCampaigns, bucketCampNums, bucketCodes, bucketCampCodes,
 		bucketCustomers, bucketRedemptions, bucketCounters, bucketBatches, bucketEvents, bucketKeys, bucketIdem}
 
