@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"strings"
 	"time"
@@ -157,17 +156,22 @@ func (s *Store) nextAvailable(tx *bolt.Tx, c *Campaign) (found, int64, error) {
 	if v[cStAvailable] == 0 {
 		return found{}, v[cAssignCursor], nil
 	}
-	start := binary.BigEndian.AppendUint64(u32(c.Num), uint64(v[cAssignCursor]))
 	codes := tx.Bucket(bucketCodes)
-	cur := tx.Bucket(bucketCampCodes).Cursor()
-	for k, key := cur.Seek(start); k != nil && bytes.HasPrefix(k, start[:4]); k, key = cur.Next() {
+	var out found
+	var next int64
+	err := walkIndex(tx, c.Num, uint64(v[cAssignCursor]), func(seq uint64, key []byte) (bool, error) {
 		rec, err := decodeCodeRec(codes.Get(key))
 		if err != nil {
-			return found{}, 0, internal(err, "read code")
+			return false, internal(err, "read code")
 		}
-		if rec.state == stateAvailable {
-			return found{key: bytes.Clone(key), rec: rec, camp: c}, int64(binary.BigEndian.Uint64(k[4:])) + 1, nil
+		if rec.state != stateAvailable {
+			return true, nil
 		}
+		out, next = found{key: bytes.Clone(key), rec: rec, camp: c}, int64(seq)+1
+		return false, nil
+	})
+	if err != nil || out.key != nil {
+		return out, next, err
 	}
 	return found{}, v[cAssignCursor], nil
 }

@@ -127,17 +127,19 @@ func (s *Store) Check(ctx context.Context) ([]string, error) {
 					add("campaign %s: counter %s is %d, a recount gives %d", c.ID, counterNames[i], stored[i], want[i])
 				}
 			}
-			pfx := u32(c.Num)
 			idx := int64(0)
-			cur := tx.Bucket(bucketCampCodes).Cursor()
-			for k, key := cur.Seek(pfx); k != nil && bytes.HasPrefix(k, pfx); k, key = cur.Next() {
-				if binary.BigEndian.Uint64(k[4:]) != uint64(idx) {
+			err := walkIndex(tx, c.Num, 0, func(seq uint64, key []byte) (bool, error) {
+				if seq != uint64(idx) {
 					add("campaign %s: code index has a gap at %d", c.ID, idx)
 				}
 				if _, ok := codeUses[string(key)]; !ok {
 					add("campaign %s: code index names a missing code %s", c.ID, key)
 				}
 				idx++
+				return true, nil
+			})
+			if err != nil {
+				add("campaign %s: %v", c.ID, err)
 			}
 			if idx != want[cGenerated]+want[cImported] {
 				add("campaign %s: code index holds %d codes, the campaign has %d", c.ID, idx, want[cGenerated]+want[cImported])

@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -191,14 +190,8 @@ func (s *Store) insertCodes(tx *bolt.Tx, c *Campaign, batch uint64, keys [][]byt
 	}
 	codes := tx.Bucket(bucketCodes)
 	codes.FillPercent = 0.95
-	index := tx.Bucket(bucketCampCodes)
-	index.FillPercent = 1
-	v := readVec(tx, c.Num)
-	seq := uint64(v[cGenerated] + v[cImported])
 	rec := codeRec{state: stateAvailable, camp: c.Num, batch: batch}
 	plain := rec.encode()
-	ik := make([]byte, 12)
-	binary.BigEndian.PutUint32(ik, c.Num)
 	for i, k := range keys {
 		val := plain
 		if displays != nil && displays[i] != string(k) {
@@ -209,11 +202,10 @@ func (s *Store) insertCodes(tx *bolt.Tx, c *Campaign, batch uint64, keys [][]byt
 		if err := codes.Put(k, val); err != nil {
 			return err
 		}
-		binary.BigEndian.PutUint64(ik[4:], seq)
-		seq++
-		if err := index.Put(slices.Clone(ik), k); err != nil {
-			return err
-		}
+	}
+	v := readVec(tx, c.Num)
+	if err := appendIndex(tx, c.Num, uint64(v[cGenerated]+v[cImported]), keys); err != nil {
+		return err
 	}
 	n := int64(len(keys))
 	if err := bump(tx, counterKey(c.Num, dimTotal, nil), nCounters, counter, n, cStAvailable, n); err != nil {

@@ -1,8 +1,6 @@
 package store
 
 import (
-	"bytes"
-	"encoding/binary"
 	"strconv"
 
 	bolt "go.etcd.io/bbolt"
@@ -100,25 +98,26 @@ func stateFilter(state string) (int, error) {
 // creation position from, and returns the position to go on from (0 when
 // the campaign's codes are exhausted).
 func eachCode(tx *bolt.Tx, c *Campaign, state int, from uint64, limit int, fn func(Code) error) (uint64, error) {
-	pfx := u32(c.Num)
 	codes := tx.Bucket(bucketCodes)
-	cur := tx.Bucket(bucketCampCodes).Cursor()
 	n := 0
-	for k, key := cur.Seek(binary.BigEndian.AppendUint64(bytes.Clone(pfx), from)); k != nil && bytes.HasPrefix(k, pfx); k, key = cur.Next() {
+	var next uint64
+	err := walkIndex(tx, c.Num, from, func(seq uint64, key []byte) (bool, error) {
 		if n == limit {
-			return binary.BigEndian.Uint64(k[4:]), nil
+			next = seq
+			return false, nil
 		}
 		rec, err := decodeCodeRec(codes.Get(key))
 		if err != nil {
-			return 0, internal(err, "read code "+string(key))
+			return false, internal(err, "read code "+string(key))
 		}
 		if state >= 0 && int(rec.state) != state {
-			continue
+			return true, nil
 		}
 		if err := fn(codeView(string(key), rec, c)); err != nil {
-			return 0, err
+			return false, err
 		}
 		n++
-	}
-	return 0, nil
+		return true, nil
+	})
+	return next, err
 }

@@ -33,7 +33,7 @@ var (
 	bucketCampaigns   = []byte("campaigns")      // id → Campaign JSON
 	bucketCampNums    = []byte("campaign_nums")  // num(4) → id
 	bucketCodes       = []byte("codes")          // canonical key → codeRec
-	bucketCampCodes   = []byte("campaign_codes") // num(4) seq(8) → key, in creation order
+	bucketCampCodes   = []byte("campaign_codes") // num(4) seq(8) → page of keys, in creation order (index.go)
 	bucketCustomers   = []byte("customers")      // see customer.go
 	bucketRedemptions = []byte("redemptions")    // id(8) → Redemption JSON
 	bucketCounters    = []byte("counters")       // num(4) dim… → counter vector
