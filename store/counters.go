@@ -64,6 +64,7 @@ const (
 	dimDay      = 'd'
 	dimChannel  = 'c'
 	dimTerminal = 't'
+	dimReject   = 'r' // refusals by reason: a vector of one
 )
 
 func counterKey(num uint32, dim byte, sub []byte) []byte {

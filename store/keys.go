@@ -131,8 +131,9 @@ func (s *Store) CreateKey(ctx context.Context, name, role string) (Key, string, 
 	return k, secret, nil
 }
 
-// Keys lists the API keys by name.
-func (s *Store) Keys() []Key {
+// Keys lists the API keys by name. It never fails; the error is there so
+// that remote clients share the signature.
+func (s *Store) Keys() ([]Key, error) {
 	s.keys.mu.RLock()
 	out := make([]Key, 0, len(s.keys.byHash))
 	for _, ck := range s.keys.byHash {
@@ -144,7 +145,7 @@ func (s *Store) Keys() []Key {
 	}
 	s.keys.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
+	return out, nil
 }
 
 // RevokeKey deletes the key; requests with it fail from now on. It returns
@@ -192,7 +193,7 @@ func (s *Store) Authenticate(secret string) (Key, error) {
 }
 
 // flushKeyUse writes last-used times that changed since the last flush.
-func (s *Store) flushKeyUse(ctx context.Context) error {
+func (s *Store) flushKeyUse(run func(func(*bolt.Tx) error) error) error {
 	s.keys.mu.RLock()
 	var dirty []*cachedKey
 	for _, ck := range s.keys.byHash {
@@ -204,7 +205,7 @@ func (s *Store) flushKeyUse(ctx context.Context) error {
 	if len(dirty) == 0 {
 		return nil
 	}
-	return s.update(ctx, func(tx *bolt.Tx) error {
+	return run(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketKeys)
 		for _, ck := range dirty {
 			v := b.Get([]byte(ck.key.Name))

@@ -27,13 +27,14 @@ func (s *Store) maintain() {
 		}
 		ctx := context.Background()
 		run := func(fn func(*bolt.Tx) error) error { return s.update(ctx, fn) }
-		for what, err := range map[string]error{
-			"failed-lookup counts": s.flushRejectedWith(run),
-			"key use":              s.flushKeyUse(ctx),
-		} {
-			if err != nil {
-				s.log.Warn("maintenance: writing "+what, "err", err)
-			}
+		if err := s.flushRejectedWith(run); err != nil {
+			s.log.Warn("maintenance: writing failed-lookup counts", "err", err)
+		}
+		if err := s.flushCampaignRejects(run); err != nil {
+			s.log.Warn("maintenance: writing refusal counts", "err", err)
+		}
+		if err := s.flushKeyUse(run); err != nil {
+			s.log.Warn("maintenance: writing key use", "err", err)
 		}
 		if i%10 == 0 { // every 5 minutes
 			if err := s.purgeIdempotency(ctx); err != nil {

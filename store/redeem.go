@@ -136,8 +136,17 @@ func addCustUses(tx *bolt.Tx, customer string, num uint32, delta int) error {
 	return tx.Bucket(bucketCustomers).Put(k, u32(uint32(n)))
 }
 
-// evaluate applies every redemption rule to req in tx, without writing.
+// evaluate applies every redemption rule to req in tx, without writing,
+// and counts a refusal of a found code against its campaign.
 func (s *Store) evaluate(tx *bolt.Tx, req *RedeemRequest, now time.Time) (found, int64, error) {
+	f, discount, err := s.applyRules(tx, req, now)
+	if err != nil && f.camp != nil && isRuleError(err) {
+		s.countReject(f.camp.Num, ErrorCode(err))
+	}
+	return f, discount, err
+}
+
+func (s *Store) applyRules(tx *bolt.Tx, req *RedeemRequest, now time.Time) (found, int64, error) {
 	f, err := s.lookup(tx, req.Code, true)
 	if err != nil {
 		return f, 0, err

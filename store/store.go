@@ -104,6 +104,7 @@ type Store struct {
 	eventsReady chan struct{} // closed and replaced when events commit
 	keys        keyCache
 	idemLocks   idemLocks
+	campRejects campaignRejects
 }
 
 // Open opens or creates the database at path. It waits at most
@@ -216,7 +217,8 @@ func (s *Store) Close() error {
 	var errs []error
 	if !s.opts.ReadOnly {
 		direct := func(fn func(*bolt.Tx) error) error { return s.db.Update(fn) }
-		errs = append(errs, s.flushRejectedWith(direct), s.saveFilter(direct))
+		errs = append(errs, s.flushRejectedWith(direct), s.flushCampaignRejects(direct),
+			s.flushKeyUse(direct), s.saveFilter(direct))
 	}
 	errs = append(errs, s.db.Close())
 	return errors.Join(errs...)

@@ -1,0 +1,235 @@
+package store
+
+import (
+	"bytes"
+
+	"encoding/binary"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// DayStats is one UTC day of a campaign: assignments and redemptions made
+// that day (redemptions still in force, with their discount and order
+// totals) and rollbacks made that day.
+type DayStats struct {
+	Date       string `json:"date"` // 2006-01-02
+	Assigned   int64  `json:"assigned"`
+	Redeemed   int64  `json:"redeemed"`
+	RolledBack int64  `json:"rolled_back"`
+	Discount   int64  `json:"discount"`
+	Orders     int64  `json:"orders"`
+}
+
+// DimStats is a campaign's activity through one channel or terminal.
+type DimStats struct {
+	Name       string `json:"name"`
+	Assigned   int64  `json:"assigned"`
+	Redeemed   int64  `json:"redeemed"`
+	RolledBack int64  `json:"rolled_back"`
+	Discount   int64  `json:"discount"`
+	Orders     int64  `json:"orders"`
+}
+
+// Referrer is a referral code's owner and what the code brought in.
+type Referrer struct {
+	CustomerID  string `json:"customer_id"`
+	Code        string `json:"code"`
+	Redemptions int64  `json:"redemptions"`
+}
+
+// CampaignStats is everything promo counts about a campaign.
+type CampaignStats struct {
+	Campaign string `json:"campaign"`
+	Name     string `json:"name"`
+	Kind     string `json:"kind"`
+	Status   string `json:"status"`
+	Counts   Counts `json:"counts"`
+	// RedemptionRate is redeemed / assigned; null while nothing is assigned.
+	RedemptionRate *float64   `json:"redemption_rate"`
+	Daily          []DayStats `json:"daily"`
+	ByChannel      []DimStats `json:"by_channel"`
+	ByTerminal     []DimStats `json:"by_terminal"`
+	// TopReferrers lists, for a referral campaign, the ten codes that were
+	// redeemed most.
+	TopReferrers []Referrer `json:"top_referrers,omitempty"`
+	// Rejected counts refused validations and redemptions of this
+	// campaign's codes by reason.
+	Rejected map[string]int64 `json:"rejected"`
+}
+
+// Overview is the stats of all campaigns together.
+type Overview struct {
+	Campaigns       []CampaignStats `json:"campaigns"`
+	Totals          Counts          `json:"totals"`
+	RejectedLookups Rejected        `json:"rejected_lookups"`
+	Filter          FilterInfo      `json:"filter"`
+	Events          uint64          `json:"events"`
+}
+
+// CampaignStats returns the campaign's counters, daily series, breakdowns
+// and refusals. It returns not_found.
+func (s *Store) CampaignStats(id string) (CampaignStats, error) {
+	c, err := s.campaign(id)
+	if err != nil {
+		return CampaignStats{}, err
+	}
+	var out CampaignStats
+	err = s.view(func(tx *bolt.Tx) error {
+		var err error
+		out, err = s.campaignStats(tx, c, true)
+		return err
+	})
+	return out, err
+}
+
+// Stats returns every campaign's stats (without daily series) and the
+// totals, failed lookups by stage, and the filter's fill.
+func (s *Store) Stats() (Overview, error) {
+	out := Overview{Campaigns: []CampaignStats{}, RejectedLookups: s.Rejected(), Filter: s.Filter()}
+	err := s.view(func(tx *bolt.Tx) error {
+		for _, c := range s.cat.Load().sorted() {
+			cs, err := s.campaignStats(tx, c, false)
+			if err != nil {
+				return err
+			}
+			out.Campaigns = append(out.Campaigns, cs)
+			t, n := &out.Totals, cs.Counts
+			t.Codes += n.Codes
+			t.Generated += n.Generated
+			t.Imported += n.Imported
+			t.Assigned += n.Assigned
+			t.Redeemed += n.Redeemed
+			t.RolledBack += n.RolledBack
+			t.Voided += n.Voided
+			t.DiscountTotal += n.DiscountTotal
+			t.OrderTotal += n.OrderTotal
+			t.ByState.Available += n.ByState.Available
+			t.ByState.Assigned += n.ByState.Assigned
+			t.ByState.Redeemed += n.ByState.Redeemed
+			t.ByState.Voided += n.ByState.Voided
+		}
+		out.Events = tx.Bucket(bucketEvents).Sequence()
+		return nil
+	})
+	return out, err
+}
+
+func (s *Store) campaignStats(tx *bolt.Tx, c *Campaign, detail bool) (CampaignStats, error) {
+	out := CampaignStats{Campaign: c.ID, Name: c.Name, Kind: c.Kind, Status: c.Status,
+		Counts: readCounts(tx, c.Num), Daily: []DayStats{}, ByChannel: []DimStats{}, ByTerminal: []DimStats{},
+		Rejected: s.campaignRejects(tx, c.Num)}
+	if out.Counts.Assigned > 0 {
+		r := float64(out.Counts.Redeemed) / float64(out.Counts.Assigned)
+		out.RedemptionRate = &r
+	}
+	pfx := u32(c.Num)
+	cur := tx.Bucket(bucketCounters).Cursor()
+	for k, v := cur.Seek(pfx); k != nil && bytes.HasPrefix(k, pfx); k, v = cur.Next() {
+		if len(k) < 5 {
+			continue
+		}
+		d := decodeVec(v, nDim)
+		dim := DimStats{Name: string(k[5:]), Assigned: d[dAssigned], Redeemed: d[dRedeemed],
+			RolledBack: d[dRolledBack], Discount: d[dDiscount], Orders: d[dOrders]}
+		switch k[4] {
+		case dimDay:
+			if detail && len(k) == 9 {
+				n := binary.BigEndian.Uint32(k[5:])
+				out.Daily = append(out.Daily, DayStats{Date: fmt.Sprintf("%04d-%02d-%02d", n/10000, n/100%100, n%100),
+					Assigned: dim.Assigned, Redeemed: dim.Redeemed, RolledBack: dim.RolledBack, Discount: dim.Discount, Orders: dim.Orders})
+			}
+		case dimChannel:
+			out.ByChannel = append(out.ByChannel, dim)
+		case dimTerminal:
+			out.ByTerminal = append(out.ByTerminal, dim)
+		}
+	}
+	if detail && c.Kind == KindReferral {
+		var refs []Referrer
+		err := walkIndex(tx, c.Num, 0, func(_ uint64, key []byte) (bool, error) {
+			rec, err := decodeCodeRec(tx.Bucket(bucketCodes).Get(key))
+			if err != nil {
+				return false, internal(err, "read code")
+			}
+			if rec.customer != "" && rec.redemptions > 0 {
+				refs = append(refs, Referrer{CustomerID: rec.customer, Code: codeView(string(key), rec, c).Code, Redemptions: int64(rec.redemptions)})
+			}
+			return true, nil
+		})
+		if err != nil {
+			return out, err
+		}
+		sort.SliceStable(refs, func(i, j int) bool { return refs[i].Redemptions > refs[j].Redemptions })
+		out.TopReferrers = refs[:min(len(refs), 10)]
+	}
+	return out, nil
+}
+
+// campaignRejects counts refusals of a campaign's codes by reason. They are
+// kept in memory and added to the counters bucket by maintenance, so that
+// refusals (which change no data) never wait for a disk write.
+type campaignRejects struct {
+	m sync.Map // rejectKey → *atomic.Int64, not yet flushed
+}
+
+type rejectKey struct {
+	num    uint32
+	reason string
+}
+
+func (s *Store) countReject(num uint32, reason string) {
+	v, _ := s.campRejects.m.LoadOrStore(rejectKey{num, reason}, new(atomic.Int64))
+	v.(*atomic.Int64).Add(1)
+}
+
+func (s *Store) campaignRejects(tx *bolt.Tx, num uint32) map[string]int64 {
+	out := map[string]int64{}
+	pfx := counterKey(num, dimReject, nil)
+	cur := tx.Bucket(bucketCounters).Cursor()
+	for k, v := cur.Seek(pfx); k != nil && bytes.HasPrefix(k, pfx); k, v = cur.Next() {
+		out[string(k[len(pfx):])] += decodeVec(v, 1)[0]
+	}
+	s.campRejects.m.Range(func(k, v any) bool {
+		if rk := k.(rejectKey); rk.num == num {
+			out[rk.reason] += v.(*atomic.Int64).Load()
+		}
+		return true
+	})
+	return out
+}
+
+// flushCampaignRejects moves the in-memory refusal counts to the database.
+func (s *Store) flushCampaignRejects(run func(func(*bolt.Tx) error) error) error {
+	deltas := map[rejectKey]int64{}
+	s.campRejects.m.Range(func(k, v any) bool {
+		if n := v.(*atomic.Int64).Load(); n != 0 {
+			deltas[k.(rejectKey)] = n
+		}
+		return true
+	})
+	if len(deltas) == 0 {
+		return nil
+	}
+	err := run(func(tx *bolt.Tx) error {
+		for k, n := range deltas {
+			if err := bump(tx, counterKey(k.num, dimReject, []byte(k.reason)), 1, 0, n); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		for k, n := range deltas {
+			if v, ok := s.campRejects.m.Load(k); ok {
+				v.(*atomic.Int64).Add(-n)
+			}
+		}
+	}
+	return err
+}
+
+
