@@ -231,5 +231,3 @@ func (s *Store) flushCampaignRejects(run func(func(*bolt.Tx) error) error) error
 	}
 	return err
 }
-
-
