@@ -1,0 +1,90 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"promo/store"
+)
+
+// Codes the HTTP layer adds to the store's vocabulary.
+const (
+	ETooLarge         = "too_large"
+	EMethodNotAllowed = "method_not_allowed"
+)
+
+// statusOf is the one table from error codes to HTTP statuses.
+var statusOf = map[string]int{
+	store.ENotFound:            http.StatusNotFound,
+	store.ETypo:                http.StatusUnprocessableEntity,
+	store.EInvalid:             http.StatusBadRequest,
+	store.ENotStarted:          http.StatusUnprocessableEntity,
+	store.EExpired:             http.StatusGone,
+	store.EPaused:              http.StatusUnprocessableEntity,
+	store.EAlreadyRedeemed:     http.StatusConflict,
+	store.ECustomerLimit:       http.StatusConflict,
+	store.EWrongCustomer:       http.StatusForbidden,
+	store.EMinOrder:            http.StatusUnprocessableEntity,
+	store.EVoided:              http.StatusGone,
+	store.EUnauthorized:        http.StatusUnauthorized,
+	store.EForbidden:           http.StatusForbidden,
+	store.ERateLimited:         http.StatusTooManyRequests,
+	store.EIdempotencyMismatch: http.StatusUnprocessableEntity,
+	store.ECapacity:            http.StatusUnprocessableEntity,
+	store.EConflict:            http.StatusConflict,
+	store.EUnavailable:         http.StatusServiceUnavailable,
+	store.EInternal:            http.StatusInternalServerError,
+	ETooLarge:                  http.StatusRequestEntityTooLarge,
+	EMethodNotAllowed:          http.StatusMethodNotAllowed,
+}
+
+// StatusOf returns the HTTP status for an error code (500 when unknown).
+func StatusOf(code string) int {
+	if s, ok := statusOf[code]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+// ErrorBody is every error response: {"error": {"code", "message"}}.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail names the error; Field and Details appear when known.
+type ErrorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+	Details any    `json:"details,omitempty"`
+}
+
+// errorBody turns any error into the body to send; unexpected errors say
+// only "internal error".
+func errorBody(err error) ErrorBody {
+	var e *store.Error
+	if errors.As(err, &e) && e.Code != store.EInternal {
+		return ErrorBody{ErrorDetail{Code: e.Code, Message: e.Message, Field: e.Field, Details: e.Details}}
+	}
+	return ErrorBody{ErrorDetail{Code: store.EInternal, Message: "internal error"}}
+}
+
+// writeError sends err with its status, logging unexpected ones with
+// their cause.
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	body := errorBody(err)
+	if body.Error.Code == store.EInternal {
+		log.Error("internal error", "method", r.Method, "path", r.URL.Path, "request_id", w.Header().Get("X-Request-Id"), "err", err)
+	}
+	retryAfter(w, body)
+	writeJSON(w, StatusOf(body.Error.Code), body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	_ = enc.Encode(v)
+}

@@ -1,0 +1,92 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"promo/store"
+)
+
+// metrics are the server's Prometheus series, in a registry of its own.
+type metrics struct {
+	reg         *prometheus.Registry
+	requests    *prometheus.CounterVec
+	latency     *prometheus.HistogramVec
+	redemptions prometheus.Counter
+	handler     http.Handler
+}
+
+func newMetrics(st *store.Store) *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "promo_http_requests_total", Help: "HTTP requests by route and status.",
+	}, []string{"route", "method", "status"})
+	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "promo_http_request_duration_seconds", Help: "HTTP request latency by route.",
+		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
+	}, []string{"route"})
+	m.redemptions = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "promo_redemptions_total", Help: "Redemptions answered 201 since the server started.",
+	})
+	rejected := func(stage string, get func(store.Rejected) int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "promo_rejected_lookups_total", Help: "Failed code lookups by the stage that rejected them.",
+			ConstLabels: prometheus.Labels{"stage": stage},
+		}, func() float64 { return float64(get(st.Rejected())) })
+	}
+	m.reg.MustRegister(m.requests, m.latency, m.redemptions,
+		rejected("malformed", func(r store.Rejected) int64 { return r.Malformed }),
+		rejected("typo", func(r store.Rejected) int64 { return r.Typo }),
+		rejected("filter", func(r store.Rejected) int64 { return r.Filter }),
+		rejected("store", func(r store.Rejected) int64 { return r.Store }),
+		&codesCollector{st: st},
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+	return m
+}
+
+func (m *metrics) observe(route, method string, status int, d time.Duration) {
+	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	m.latency.WithLabelValues(route).Observe(d.Seconds())
+}
+
+// codesCollector reports codes by campaign and state, and the filter's
+// fill, read from the store's counters at each scrape.
+type codesCollector struct{ st *store.Store }
+
+var (
+	codesDesc  = prometheus.NewDesc("promo_codes", "Codes by campaign and state.", []string{"campaign", "state"}, nil)
+	filterDesc = prometheus.NewDesc("promo_filter_keys", "Keys in the Bloom filter, and its capacity.", []string{"of"}, nil)
+)
+
+func (c *codesCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- codesDesc
+	ch <- filterDesc
+}
+
+func (c *codesCollector) Collect(ch chan<- prometheus.Metric) {
+	list, err := c.st.Campaigns()
+	if err == nil {
+		for _, camp := range list {
+			b := camp.Counts.ByState
+			for state, n := range map[string]int64{"available": b.Available, "assigned": b.Assigned, "redeemed": b.Redeemed, "voided": b.Voided} {
+				ch <- prometheus.MustNewConstMetric(codesDesc, prometheus.GaugeValue, float64(n), camp.ID, state)
+			}
+		}
+	}
+	f := c.st.Filter()
+	ch <- prometheus.MustNewConstMetric(filterDesc, prometheus.GaugeValue, float64(f.Count), "keys")
+	ch <- prometheus.MustNewConstMetric(filterDesc, prometheus.GaugeValue, float64(f.Capacity), "capacity")
+}
+
+func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) error {
+	s.metrics.handler.ServeHTTP(w, r)
+	return nil
+}

@@ -1,0 +1,342 @@
+// Package httpapi serves promo's HTTP API over the store — a gorilla/mux
+// router, API-key auth, JSON in and out, one table from error codes to
+// statuses, and the failed-lookup rate limit — and is the client the CLI
+// uses to talk to a running server over its unix socket. It holds no
+// business rules: every handler decodes, calls one store method, and writes.
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"promo/store"
+)
+
+// Options configure a Server. The zero value is usable.
+type Options struct {
+	// Logger gets one line per request; nil means slog.Default().
+	Logger *slog.Logger
+	// MaxBodyBytes bounds JSON request bodies (default 1 MiB).
+	MaxBodyBytes int64
+	// MaxUploadBytes bounds CSV uploads: import, bulk assign (default 256 MiB).
+	MaxUploadBytes int64
+	// FailedLookupsPerMinute and FailedLookupBurst limit failed lookups
+	// (not_found, typo) per API key and per client address (defaults 20 and
+	// 40). A negative rate turns the limit off (benchmarks only).
+	FailedLookupsPerMinute float64
+	FailedLookupBurst      int
+	// ShutdownTimeout bounds the wait for requests in flight on shutdown
+	// (default 30 s).
+	ShutdownTimeout time.Duration
+	// OnReady is called once the TCP listener and the socket accept.
+	OnReady func(tcp net.Addr, socket string)
+}
+
+// Server is the HTTP API over one store. It is safe for concurrent use.
+type Server struct {
+	st      *store.Store
+	opts    Options
+	log     *slog.Logger
+	router  *mux.Router
+	routes  []route
+	limits  *lookupLimiter
+	metrics *metrics
+}
+
+// route is one entry of the API: every route declares the role it needs
+// ("" for none).
+type route struct {
+	method, path string
+	role         string
+	handle       func(w http.ResponseWriter, r *http.Request) error
+}
+
+// New returns a server for st.
+func New(st *store.Store, opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 1 << 20
+	}
+	if opts.MaxUploadBytes <= 0 {
+		opts.MaxUploadBytes = 256 << 20
+	}
+	if opts.FailedLookupsPerMinute == 0 {
+		opts.FailedLookupsPerMinute = 20
+	}
+	if opts.FailedLookupBurst <= 0 {
+		opts.FailedLookupBurst = 40
+	}
+	if opts.ShutdownTimeout <= 0 {
+		opts.ShutdownTimeout = 30 * time.Second
+	}
+	s := &Server{st: st, opts: opts, log: opts.Logger,
+		limits: newLookupLimiter(opts.FailedLookupsPerMinute, opts.FailedLookupBurst)}
+	s.metrics = newMetrics(st)
+	s.routes = s.apiRoutes()
+	s.router = mux.NewRouter()
+	for _, rt := range s.routes {
+		rt := rt
+		s.router.Handle(rt.path, s.wrap(rt)).Methods(rt.method)
+	}
+	s.router.NotFoundHandler = s.plain(func(w http.ResponseWriter, r *http.Request) error {
+		return store.Errorf(store.ENotFound, "no route %s %s; see the API reference in README.md", r.Method, r.URL.Path)
+	})
+	paths := mux.NewRouter() // path-only matchers, to list the methods a path allows
+	matchers := make([]*mux.Route, len(s.routes))
+	for i, rt := range s.routes {
+		matchers[i] = paths.NewRoute().Path(rt.path)
+	}
+	s.router.MethodNotAllowedHandler = s.plain(func(w http.ResponseWriter, r *http.Request) error {
+		var allowed []string
+		for i, m := range matchers {
+			if m.Match(r, &mux.RouteMatch{}) {
+				allowed = append(allowed, s.routes[i].method)
+			}
+		}
+		if len(allowed) > 0 {
+			w.Header().Set("Allow", strings.Join(allowed, ", "))
+		}
+		return &store.Error{Code: EMethodNotAllowed, Message: fmt.Sprintf("%s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, strings.Join(allowed, ", "))}
+	})
+	return s
+}
+
+// Handler returns the API as an http.Handler: requests need an API key.
+func (s *Server) Handler() http.Handler { return s.router }
+
+// Registry returns the server's Prometheus registry.
+func (s *Server) Registry() *prometheus.Registry { return s.metrics.reg }
+
+type ctxKey int
+
+const (
+	ctxLocal ctxKey = iota // the request came over the admin socket
+	ctxCaller
+)
+
+// Caller is who made a request: an API key, or "local" over the socket.
+type Caller struct {
+	Name string
+	Role string
+}
+
+// callerOf returns the caller observe recorded for r.
+func callerOf(r *http.Request) Caller {
+	if c, _ := r.Context().Value(ctxCaller).(*Caller); c != nil {
+		return *c
+	}
+	return Caller{}
+}
+
+// statusWriter records the status and size of a response.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// wrap adds to a route: request id, auth and role, the handler's error
+// written as the error body, metrics, and one log line.
+func (s *Server) wrap(rt route) http.Handler {
+	return s.observe(rt.method+" "+rt.path, func(w http.ResponseWriter, r *http.Request) error {
+		caller, err := s.authenticate(r, rt.role)
+		if err != nil {
+			return err
+		}
+		*r.Context().Value(ctxCaller).(*Caller) = caller
+		return rt.handle(w, r)
+	})
+}
+
+// plain is wrap without auth, for the not-found and method handlers.
+func (s *Server) plain(h func(w http.ResponseWriter, r *http.Request) error) http.Handler {
+	return s.observe("unmatched", h)
+}
+
+func (s *Server) observe(name string, h func(w http.ResponseWriter, r *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if len(id) == 0 || len(id) > 64 || strings.ContainsFunc(id, func(c rune) bool { return c <= ' ' || c > '~' }) {
+			var b [8]byte
+			_, _ = rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
+		}
+		rw.Header().Set("X-Request-Id", id)
+		r = r.WithContext(context.WithValue(r.Context(), ctxCaller, &Caller{}))
+		w := &statusWriter{ResponseWriter: rw}
+		if err := h(w, r); err != nil {
+			if w.status != 0 { // the response had begun: nothing more to send
+				s.log.Error("request failed mid-response", "request_id", id, "err", err)
+			} else {
+				writeError(w, r, s.log, err)
+			}
+		}
+		d := time.Since(start)
+		s.metrics.observe(name, r.Method, w.status, d)
+		caller := callerOf(r)
+		s.log.Info("request", "id", id, "method", r.Method, "route", name, "path", r.URL.Path,
+			"status", w.status, "bytes", w.bytes, "ms", float64(d.Microseconds())/1000,
+			"key", caller.Name, "remote", clientAddr(r))
+	})
+}
+
+// authenticate returns the caller if it may use a route needing role.
+func (s *Server) authenticate(r *http.Request, role string) (Caller, error) {
+	if local, _ := r.Context().Value(ctxLocal).(bool); local {
+		return Caller{Name: "local", Role: store.RoleAdmin}, nil
+	}
+	if role == "" {
+		return Caller{}, nil
+	}
+	auth := r.Header.Get("Authorization")
+	secret, ok := strings.CutPrefix(auth, "Bearer ")
+	if !ok || secret == "" {
+		return Caller{}, store.Errorf(store.EUnauthorized, "send an API key: Authorization: Bearer pk_...")
+	}
+	key, err := s.st.Authenticate(strings.TrimSpace(secret))
+	if err != nil {
+		return Caller{}, err
+	}
+	if !store.RoleAllows(key.Role, role) {
+		return Caller{}, store.Errorf(store.EForbidden, "the key %q has role %s; this needs %s", key.Name, key.Role, role)
+	}
+	return Caller{Name: key.Name, Role: key.Role}, nil
+}
+
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// Serve listens on addr (TCP, API keys required) and on socketPath (a unix
+// socket of mode 0600: every request over it is admin, the file permission
+// being the credential), and serves until ctx ends. Then it stops
+// accepting, lets requests in flight finish (up to ShutdownTimeout), and
+// returns. It returns an error if either listener cannot start.
+func (s *Server) Serve(ctx context.Context, addr, socketPath string) error {
+	tcp, err := net.Listen("tcp", addr)
+	if err != nil {
+		return &store.Error{Code: store.EUnavailable, Message: fmt.Sprintf("listen on %s: %v", addr, err), Err: err}
+	}
+	sock, err := listenSocket(socketPath)
+	if err != nil {
+		tcp.Close()
+		return err
+	}
+	defer os.Remove(socketPath)
+	newServer := func(local bool) *http.Server {
+		return &http.Server{
+			Handler:           s.router,
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       5 * time.Minute,
+			WriteTimeout:      30 * time.Minute,
+			IdleTimeout:       2 * time.Minute,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+			ConnContext: func(c context.Context, _ net.Conn) context.Context {
+				return context.WithValue(c, ctxLocal, local)
+			},
+		}
+	}
+	servers := []*http.Server{newServer(false), newServer(true)}
+	errc := make(chan error, 2)
+	go func() { errc <- servers[0].Serve(tcp) }()
+	go func() { errc <- servers[1].Serve(sock) }()
+	if s.opts.OnReady != nil {
+		s.opts.OnReady(tcp.Addr(), socketPath)
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		return err
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, len(servers))
+	for i, srv := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = srv.Shutdown(sctx)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// listenSocket listens on a unix socket of mode 0600 at path: it listens
+// under a temporary name, sets the mode, then renames, so the socket is
+// never reachable with a wider mode. A stale socket nobody answers on is
+// replaced; a live one is an error.
+func listenSocket(path string) (net.Listener, error) {
+	if _, err := os.Stat(path); err == nil {
+		if c, err := net.DialTimeout("unix", path, 200*time.Millisecond); err == nil {
+			c.Close()
+			return nil, &store.Error{Code: store.EUnavailable, Message: fmt.Sprintf("another promo serve answers on %s", path)}
+		}
+		os.Remove(path)
+	}
+	tmp := filepath.Join(filepath.Dir(path), fmt.Sprintf(".%s.%d.tmp", filepath.Base(path), os.Getpid()))
+	os.Remove(tmp)
+	l, err := net.Listen("unix", tmp)
+	if err != nil {
+		return nil, &store.Error{Code: store.EUnavailable, Message: fmt.Sprintf("listen on %s: %v", path, err), Err: err}
+	}
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	if err := os.Chmod(tmp, 0o600); err != nil {
+		l.Close()
+		os.Remove(tmp)
+		return nil, &store.Error{Code: store.EUnavailable, Message: fmt.Sprintf("chmod %s: %v", tmp, err), Err: err}
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		l.Close()
+		os.Remove(tmp)
+		return nil, &store.Error{Code: store.EUnavailable, Message: fmt.Sprintf("place socket %s: %v", path, err), Err: err}
+	}
+	return l, nil
+}
