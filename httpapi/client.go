@@ -450,5 +450,3 @@ func (c *Client) Check(ctx context.Context) ([]string, error) {
 	var out CheckResult
 	return out.Findings, c.call(ctx, "GET", "/v1/check", nil, &out, nil)
 }
-
-
