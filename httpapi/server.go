@@ -42,6 +42,9 @@ type Options struct {
 	// ShutdownTimeout bounds the wait for requests in flight on shutdown
 	// (default 30 s).
 	ShutdownTimeout time.Duration
+	// ReadHeaderTimeout drops clients that send their headers too slowly
+	// (default 5 s).
+	ReadHeaderTimeout time.Duration
 	// OnReady is called once the TCP listener and the socket accept.
 	OnReady func(tcp net.Addr, socket string)
 }
@@ -84,6 +87,9 @@ func New(st *store.Store, opts Options) *Server {
 	}
 	if opts.ShutdownTimeout <= 0 {
 		opts.ShutdownTimeout = 30 * time.Second
+	}
+	if opts.ReadHeaderTimeout <= 0 {
+		opts.ReadHeaderTimeout = 5 * time.Second
 	}
 	s := &Server{st: st, opts: opts, log: opts.Logger,
 		limits: newLookupLimiter(opts.FailedLookupsPerMinute, opts.FailedLookupBurst)}
@@ -180,10 +186,10 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 func (s *Server) wrap(rt route) http.Handler {
 	return s.observe(rt.method+" "+rt.path, func(w http.ResponseWriter, r *http.Request) error {
 		caller, err := s.authenticate(r, rt.role)
+		*r.Context().Value(ctxCaller).(*Caller) = caller // logged even when refused
 		if err != nil {
 			return err
 		}
-		*r.Context().Value(ctxCaller).(*Caller) = caller
 		return rt.handle(w, r)
 	})
 }
@@ -239,7 +245,7 @@ func (s *Server) authenticate(r *http.Request, role string) (Caller, error) {
 		return Caller{}, err
 	}
 	if !store.RoleAllows(key.Role, role) {
-		return Caller{}, store.Errorf(store.EForbidden, "the key %q has role %s; this needs %s", key.Name, key.Role, role)
+		return Caller{Name: key.Name, Role: key.Role}, store.Errorf(store.EForbidden, "the key %q has role %s; this needs %s", key.Name, key.Role, role)
 	}
 	return Caller{Name: key.Name, Role: key.Role}, nil
 }
@@ -271,7 +277,7 @@ func (s *Server) Serve(ctx context.Context, addr, socketPath string) error {
 	newServer := func(local bool) *http.Server {
 		return &http.Server{
 			Handler:           s.router,
-			ReadHeaderTimeout: 5 * time.Second,
+			ReadHeaderTimeout: s.opts.ReadHeaderTimeout,
 			ReadTimeout:       5 * time.Minute,
 			WriteTimeout:      30 * time.Minute,
 			IdleTimeout:       2 * time.Minute,
