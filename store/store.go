@@ -16,6 +16,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -349,6 +350,12 @@ func (s *Store) view(fn func(tx *bolt.Tx) error) error {
 	return nil
 }
 
+// isErrno reports whether err is errno, also when a library flattened it
+// into its message (bbolt's "file resize error: %s").
+func isErrno(err error, errno syscall.Errno) bool {
+	return errors.Is(err, errno) || strings.Contains(err.Error(), errno.Error())
+}
+
 // classify turns a storage error into an *Error: disk full and read-only
 // files become EUnavailable with a sentence saying so; the rest internal.
 func classify(err error, what string) error {
@@ -358,11 +365,11 @@ func classify(err error, what string) error {
 		return nil
 	case errors.As(err, &e):
 		return err
-	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+	case isErrno(err, syscall.ENOSPC), isErrno(err, syscall.EDQUOT):
 		return &Error{Code: EUnavailable, Message: "the disk is full: nothing was written; free space and retry", Err: err}
-	case errors.Is(err, syscall.EFBIG):
+	case isErrno(err, syscall.EFBIG):
 		return &Error{Code: EUnavailable, Message: "the database file reached its size limit: nothing was written", Err: err}
-	case errors.Is(err, syscall.EROFS), errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM), errors.Is(err, berrors.ErrDatabaseReadOnly):
+	case isErrno(err, syscall.EROFS), isErrno(err, syscall.EACCES), isErrno(err, syscall.EPERM), errors.Is(err, berrors.ErrDatabaseReadOnly):
 		return &Error{Code: EUnavailable, Message: "the database file is read-only: nothing was written", Err: err}
 	case errors.Is(err, berrors.ErrDatabaseNotOpen):
 		return &Error{Code: EUnavailable, Message: "the database is closed", Err: err}
