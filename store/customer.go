@@ -74,6 +74,7 @@ func (s *Store) EachRedemption(campaignID string, fn func(Redemption) error) err
 	from := uint64(1)
 	for {
 		n := 0
+		var fnErr error // the caller's own error, returned as it is
 		err := s.view(func(tx *bolt.Tx) error {
 			cur := tx.Bucket(bucketRedemptions).Cursor()
 			for k, _ := cur.Seek(seqKey(from)); k != nil && n < 4096; k, _ = cur.Next() {
@@ -84,13 +85,16 @@ func (s *Store) EachRedemption(campaignID string, fn func(Redemption) error) err
 				}
 				from, n = id+1, n+1
 				if campaignID == "" || r.Campaign == campaignID {
-					if err := fn(r); err != nil {
-						return err
+					if fnErr = fn(r); fnErr != nil {
+						return fnErr
 					}
 				}
 			}
 			return nil
 		})
+		if fnErr != nil {
+			return fnErr
+		}
 		if err != nil || n < 4096 {
 			return err
 		}

@@ -71,11 +71,18 @@ func (s *Store) EachCode(campaignID, state string, fn func(Code) error) error {
 	var from uint64
 	for {
 		var next uint64
+		var fnErr error // the caller's own error, returned as it is
 		err := s.view(func(tx *bolt.Tx) error {
 			var err error
-			next, err = eachCode(tx, c, st, from, 4096, fn)
+			next, err = eachCode(tx, c, st, from, 4096, func(code Code) error {
+				fnErr = fn(code)
+				return fnErr
+			})
 			return err
 		})
+		if fnErr != nil {
+			return fnErr
+		}
 		if err != nil || next == 0 {
 			return err
 		}

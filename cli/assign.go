@@ -1,0 +1,112 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+
+	urfave "github.com/urfave/cli/v2"
+
+	"promo/store"
+)
+
+func (e *env) assignCommand() *urfave.Command {
+	return &urfave.Command{
+		Name:      "assign",
+		Usage:     "give a customer a code, or every customer of a file one (a mail-merge CSV)",
+		UsageText: "promo assign ID --customer C [--channel email] | --customers FILE.csv [--channel C] [--out FILE]",
+		Description: describe("Gives the customer the campaign's next available code (making one when none is left) and\n"+
+			"records the channel: email, app, account, event, mail, pos or other. Asking again returns the same\n"+
+			"code while it can still be used. --customers reads one customer id a line, or CSV with a header\n"+
+			"naming customer_id (and optionally email, name, channel; FILE - reads stdin), and writes the CSV\n"+
+			"customer_id,email,name,code for a mail merge; a re-run returns the same codes.",
+			"promo assign welcome-2026 --customer cust-42",
+			"promo assign welcome-2026 --customers customers.csv --out mailing.csv"),
+		Flags: []urfave.Flag{
+			&urfave.StringFlag{Name: "customer", Usage: "the customer's `ID`"},
+			&urfave.StringFlag{Name: "customers", Usage: "assign to every customer of `FILE.csv`"},
+			&urfave.StringFlag{Name: "channel", Usage: "how the code reaches the customer: email, app, account, event, mail, pos or other", DefaultText: "email"},
+			&urfave.StringFlag{Name: "out", Usage: "with --customers: write the mail-merge CSV to `FILE` instead of stdout"},
+		},
+		Action: e.assign,
+	}
+}
+
+// assignFields maps AssignRequest's field names to assign's flags.
+var assignFields = map[string]string{"customer_id": "--customer", "channel": "--channel"}
+
+func (e *env) assign(c *urfave.Context) error {
+	args, err := needArgs(c, "ID")
+	if err != nil {
+		return err
+	}
+	customer, customers := c.String("customer"), c.String("customers")
+	switch {
+	case c.IsSet("customer") && c.IsSet("customers"):
+		return usageErrorf("give --customer C for one customer or --customers FILE.csv for many, not both")
+	case c.IsSet("customers"):
+		return e.assignMany(c, args[0], customers)
+	case !c.IsSet("customer"):
+		return usageErrorf("--customer C or --customers FILE.csv is required: who gets a code")
+	case c.IsSet("out"):
+		return usageErrorf("--out is for --customers; one assigned code is printed")
+	}
+	return e.withBackend(c, false, func(b Backend) error {
+		code, err := b.Assign(c.Context, args[0], store.AssignRequest{CustomerID: customer, Channel: c.String("channel")})
+		if err != nil {
+			return e.withFlags(err, assignFields)
+		}
+		if e.json {
+			return e.printJSON(code)
+		}
+		return printCode(e.stdout, code)
+	})
+}
+
+func (e *env) assignMany(c *urfave.Context, id, file string) error {
+	r, closeInput, err := e.openInput(file)
+	if err != nil {
+		return err
+	}
+	defer closeInput()
+	rows, err := store.ReadAssignRows(r, c.String("channel"))
+	if err != nil {
+		return e.withFlags(err, assignFields)
+	}
+	return e.withBackend(c, false, func(b Backend) error {
+		var w io.Writer = e.stdout
+		var f *atomicFile
+		if out := c.String("out"); out != "" {
+			if f, err = createAtomic(out); err != nil {
+				return err
+			}
+			defer f.abort()
+			w = f
+		}
+		bar := e.progress(int64(len(rows)), "assigning")
+		if f == nil {
+			bar = nil // the CSV goes to the terminal
+		}
+		out := newRowWriter(w, e.json)
+		if err := out.header(store.AssignCSVHeader); err != nil {
+			return err
+		}
+		err := b.AssignMany(c.Context, id, rows, func(row store.AssignRow) error {
+			bar.add(1)
+			return out.write(row, row.CSV())
+		})
+		bar.done()
+		if ferr := out.flush(); err == nil {
+			err = ferr
+		}
+		if err != nil {
+			return e.withFlags(err, assignFields)
+		}
+		if f != nil {
+			if err := f.commit(); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "assigned codes to %s: %s\n", plural(int64(len(rows)), "customer", "customers"), f.path)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,317 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"regexp"
+	"sort"
+	"strings"
+	"syscall"
+
+	urfave "github.com/urfave/cli/v2"
+
+	"promo/httpapi"
+	"promo/store"
+)
+
+// Exit statuses, fixed by the design contract.
+const (
+	exitOK          = 0 // done; for validate: valid
+	exitRefused     = 1 // refused by a rule, the reason on stderr
+	exitUsage       = 2 // bad usage or input
+	exitUnreachable = 3 // the database or server could not be reached
+)
+
+// statusOf is the one table from error codes to exit statuses. A code that
+// is not here (a newer server's) is a refusal: the server answered.
+var statusOf = map[string]int{
+	store.ENotFound:            exitRefused,
+	store.ETypo:                exitRefused,
+	store.ENotStarted:          exitRefused,
+	store.EExpired:             exitRefused,
+	store.EPaused:              exitRefused,
+	store.EAlreadyRedeemed:     exitRefused,
+	store.ECustomerLimit:       exitRefused,
+	store.EWrongCustomer:       exitRefused,
+	store.EMinOrder:            exitRefused,
+	store.EVoided:              exitRefused,
+	store.EConflict:            exitRefused,
+	store.ECapacity:            exitRefused,
+	store.EIdempotencyMismatch: exitRefused,
+	store.EForbidden:           exitRefused,
+	store.EUnauthorized:        exitRefused,
+	store.ERateLimited:         exitRefused,
+	store.EInvalid:             exitUsage,
+	httpapi.ETooLarge:          exitUsage,
+	store.EUnavailable:         exitUnreachable,
+	store.EInternal:            exitUnreachable,
+}
+
+// exitError is an error the command line decides on itself: its exit
+// status, the vocabulary code it stands for in --json output, and a
+// sentence for a person.
+type exitError struct {
+	status  int
+	code    string
+	message string
+	err     error // cause, never shown
+	// jsonMessage, if set, replaces message in --json output.
+	jsonMessage string
+	// answered marks an answeredNo.
+	answered bool
+}
+
+func (e *exitError) Error() string { return e.message }
+func (e *exitError) Unwrap() error { return e.err }
+
+// usageErrorf is bad usage or input: exit status 2.
+func usageErrorf(format string, args ...any) error {
+	return &exitError{status: exitUsage, code: store.EInvalid, message: fmt.Sprintf(format, args...)}
+}
+
+// unreachable means the database or server could not be reached: exit
+// status 3.
+func unreachable(message string, cause error) error {
+	return &exitError{status: exitUnreachable, code: store.EUnavailable, message: message, err: cause}
+}
+
+// answeredNo is a "no" that is the command's whole answer (check's
+// findings): exit status 1. With --json the answer on stdout says it all,
+// so nothing goes to stderr.
+func answeredNo(code, message string) error {
+	return &exitError{status: exitRefused, code: code, message: message, answered: true}
+}
+
+// notValid is validate's answer for a code that cannot be used now: exit
+// status 1, the reason on stderr (with --json, as the API's error JSON).
+func notValid(v store.Validation, flags map[string]string) error {
+	return &exitError{status: exitRefused, code: v.Reason, jsonMessage: v.Message,
+		message: "not valid: " + renameField(v.Message, flags)}
+}
+
+// exitStatus returns the exit status for err.
+func exitStatus(err error) int {
+	var ee *exitError
+	var se *store.Error
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ee):
+		return ee.status
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return exitUnreachable
+	case errors.As(err, &se):
+		if s, ok := statusOf[se.Code]; ok {
+			return s
+		}
+		return exitRefused
+	}
+	return exitUnreachable // locked, socket and file errors, anything unexpected
+}
+
+// describeError returns the vocabulary code and the one-line message to
+// show for err. Internal causes are never shown.
+func describeError(err error) (code, message string) {
+	var ee *exitError
+	var se *store.Error
+	switch {
+	case errors.As(err, &ee):
+		return ee.code, ee.message
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		// Before *store.Error: the store may wrap ctx's error as internal.
+		return store.EUnavailable, "interrupted before the command finished"
+	case errors.As(err, &se) && se.Code == store.EInternal:
+		msg := "internal error"
+		if se.Message != "" && se.Message != msg {
+			msg += " (could not " + se.Message + ")"
+		}
+		return store.EInternal, msg + `: run "promo check" to verify the database, and report this if it happens again`
+	case errors.As(err, &se):
+		return se.Code, store.ErrorMessage(err)
+	case errors.Is(err, store.ErrLocked):
+		return store.EUnavailable, err.Error()
+	}
+	return store.EInternal, "internal error: " + err.Error()
+}
+
+// report prints err on stderr and returns its exit status: one line (after
+// one line per refused line of an input file), or with --json the API's
+// error JSON.
+func (e *env) report(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	code, msg := describeError(err)
+	var ee *exitError
+	var se *store.Error
+	errors.As(err, &ee)
+	errors.As(err, &se)
+	switch {
+	case e.json && ee != nil && ee.answered:
+		// The answer on stdout says it all.
+	case e.json:
+		if ee != nil && ee.jsonMessage != "" {
+			msg = ee.jsonMessage
+		}
+		body := httpapi.ErrorBody{Error: httpapi.ErrorDetail{Code: code, Message: msg}}
+		if se != nil && se.Code == code {
+			body.Error.Field, body.Error.Details = se.Field, se.Details
+		}
+		b, _ := json.Marshal(body)
+		fmt.Fprintf(e.stderr, "%s\n", b)
+	default:
+		if se != nil {
+			if problems, ok := se.Details.([]store.ImportProblem); ok {
+				for _, p := range problems {
+					fmt.Fprintf(e.stderr, "promo: %s\n", problemLine(p))
+				}
+			}
+		}
+		fmt.Fprintf(e.stderr, "promo: %s\n", msg)
+	}
+	return exitStatus(err)
+}
+
+// problemLine describes one line of an input file that was refused.
+func problemLine(p store.ImportProblem) string {
+	if p.Code == "" {
+		return fmt.Sprintf("line %d: %s", p.Line, p.Reason)
+	}
+	return fmt.Sprintf("line %d: %q: %s", p.Line, p.Code, p.Reason)
+}
+
+// withFlags rewrites a refusal that names a request field ("order_amount:
+// ...") to name the flag the person typed ("--amount: ...") instead. With
+// --json the API's message is kept.
+func (e *env) withFlags(err error, flags map[string]string) error {
+	var se *store.Error
+	if e.json || !errors.As(err, &se) || se.Field == "" {
+		return err
+	}
+	flag, ok := flags[se.Field]
+	if !ok {
+		return err
+	}
+	rest, ok := strings.CutPrefix(se.Message, se.Field+":")
+	if !ok {
+		return err
+	}
+	cp := *se
+	cp.Message = flag + ":" + rest
+	return &cp
+}
+
+// renameField rewrites a message that starts with one of the fields
+// ("currency: ...") to start with its flag instead.
+func renameField(msg string, flags map[string]string) string {
+	field, rest, ok := strings.Cut(msg, ":")
+	if flag, known := flags[field]; ok && known {
+		return flag + ":" + rest
+	}
+	return msg
+}
+
+// fileError describes a failure to open, read or write a file the person
+// named. An input file that cannot be read, or a path that cannot be a
+// file, is bad input (2); a permission or disk failure while writing is 3.
+func fileError(path string, err error, input bool) error {
+	why := err.Error()
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		why = pe.Err.Error()
+	}
+	msg := fmt.Sprintf("cannot read %s: %s", path, why)
+	if !input {
+		msg = fmt.Sprintf("cannot write %s: %s", path, why)
+	}
+	switch {
+	case input, errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.EISDIR), errors.Is(err, syscall.ENOTDIR):
+		return &exitError{status: exitUsage, code: store.EInvalid, message: msg, err: err}
+	}
+	return unreachable(msg, err)
+}
+
+// flagExamples give a valid value for each flag that takes one, for
+// messages about bad values.
+var flagExamples = map[string]string{
+	"addr": ":8080", "after": "120", "alphabet": "crockford", "amount": "2000 (20.00 in cents)",
+	"channel": "email", "count": "1000", "currency": "EUR", "customer": "cust-42", "customers": "customers.csv",
+	"db": "promo.db", "expires": "2027-01-31", "group": "4", "kind": "welcome", "length": "11",
+	"limit": "50", "max-redemptions": "1", "min-guess-odds": "1000", "min-order": "2000 (20.00 in cents)",
+	"out": "codes.csv", "percent": "10", "role": "issuer", "starts": "2027-01-01", "state": "available",
+	"valid-for": "48h",
+}
+
+var (
+	reUndefined  = regexp.MustCompile(`^flag provided but not defined: -+(.*)$`)
+	reBadValue   = regexp.MustCompile(`^invalid value "(.*)" for flag -+([^:]*): (.*)$`)
+	reBadBool    = regexp.MustCompile(`^invalid boolean value "(.*)" for -+([^:]*): (.*)$`)
+	reNeedsValue = regexp.MustCompile(`^flag needs an argument: -+(.*)$`)
+)
+
+// onUsageError turns urfave's flag-parsing errors into usage errors that
+// name the flag and show a valid example.
+func onUsageError(c *urfave.Context, err error, _ bool) error {
+	path := c.Command.HelpName
+	if path == "" {
+		path = "promo"
+	}
+	msg := err.Error()
+	if m := reUndefined.FindStringSubmatch(msg); m != nil {
+		var names []string
+		for n := range flagKinds(c.Command.Flags) {
+			if len(n) > 1 {
+				names = append(names, n)
+			}
+		}
+		sort.Strings(names)
+		hint := ""
+		if s := suggest(m[1], names); s != "" {
+			hint = fmt.Sprintf("; did you mean --%s?", s)
+		}
+		return usageErrorf("unknown flag --%s for %s%s (see %s --help)", m[1], path, hint, path)
+	}
+	if m := reBadValue.FindStringSubmatch(msg); m != nil {
+		if strings.Contains(m[3], "out of range") {
+			return usageErrorf("--%s: %s is too large%s", m[2], m[1], example(m[2]))
+		}
+		return usageErrorf("--%s: %q is not %s%s", m[2], m[1], kindOfValue(c, m[2]), example(m[2]))
+	}
+	if m := reBadBool.FindStringSubmatch(msg); m != nil {
+		return usageErrorf("--%s takes no value, or =true or =false (e.g. --%s=false), got %q", m[2], m[2], m[1])
+	}
+	if m := reNeedsValue.FindStringSubmatch(msg); m != nil {
+		return usageErrorf("--%s needs a value%s", m[1], example(m[1]))
+	}
+	return usageErrorf("%s (see %s --help)", msg, path)
+}
+
+// kindOfValue names what a flag wants, from its type.
+func kindOfValue(c *urfave.Context, name string) string {
+	for _, f := range c.Command.Flags {
+		for _, n := range f.Names() {
+			if n != name {
+				continue
+			}
+			switch f.(type) {
+			case *urfave.IntFlag, *urfave.Int64Flag:
+				return "a whole number"
+			case *urfave.Uint64Flag, *urfave.UintFlag:
+				return "a whole number of 0 or more"
+			case *urfave.Float64Flag:
+				return "a number"
+			}
+		}
+	}
+	return "a valid value"
+}
+
+func example(flag string) string {
+	if ex, ok := flagExamples[flag]; ok {
+		return fmt.Sprintf(", e.g. --%s %s", flag, ex)
+	}
+	return ""
+}

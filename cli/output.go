@@ -1,0 +1,310 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"promo/store"
+)
+
+// printJSON writes v as the API does (json.Marshal) and a newline.
+func (e *env) printJSON(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(e.stdout, "%s\n", b)
+	return err
+}
+
+// table writes aligned columns of cells. Nothing is written before flush.
+type table struct {
+	w   io.Writer
+	buf bytes.Buffer
+	tw  *tabwriter.Writer
+}
+
+func newTable(w io.Writer, header ...string) *table {
+	t := &table{w: w}
+	t.tw = tabwriter.NewWriter(&t.buf, 0, 8, 2, ' ', 0)
+	if len(header) > 0 {
+		t.row(anySlice(header)...)
+	}
+	return t
+}
+
+func (t *table) row(cells ...any) {
+	for i, c := range cells {
+		if i > 0 {
+			fmt.Fprint(t.tw, "\t")
+		}
+		fmt.Fprint(t.tw, c)
+	}
+	fmt.Fprint(t.tw, "\n")
+}
+
+// flush writes the table without the padding at the ends of lines.
+func (t *table) flush() error {
+	if err := t.tw.Flush(); err != nil {
+		return err
+	}
+	lines := strings.SplitAfter(t.buf.String(), "\n")
+	for i, l := range lines {
+		if s, ok := strings.CutSuffix(l, "\n"); ok {
+			lines[i] = strings.TrimRight(s, " ") + "\n"
+		}
+	}
+	_, err := io.WriteString(t.w, strings.Join(lines, ""))
+	return err
+}
+
+func anySlice(s []string) []any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
+}
+
+// section prints a heading before a table, with a blank line above.
+func section(w io.Writer, title string) { fmt.Fprintf(w, "\n%s\n", title) }
+
+// minorDigits lists the ISO 4217 currencies whose minor unit is not a
+// hundredth (Stripe's zero- and three-decimal currencies).
+var minorDigits = map[string]int{
+	"BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "MGA": 0, "PYG": 0,
+	"RWF": 0, "UGX": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
+	"BHD": 3, "JOD": 3, "KWD": 3, "OMR": 3, "TND": 3,
+}
+
+// money shows an amount of minor units: "20.00 EUR" when the currency is
+// known, otherwise the minor units with a note.
+func money(amount int64, currency string) string {
+	if currency == "" {
+		return strconv.FormatInt(amount, 10) + " (minor units)"
+	}
+	digits, ok := minorDigits[currency]
+	if !ok {
+		digits = 2
+	}
+	sign, n := "", amount
+	if n < 0 {
+		sign, n = "-", -n
+	}
+	if digits == 0 {
+		return fmt.Sprintf("%s%d %s", sign, n, currency)
+	}
+	unit := int64(1)
+	for range digits {
+		unit *= 10
+	}
+	return fmt.Sprintf("%s%d.%0*d %s", sign, n/unit, digits, n%unit, currency)
+}
+
+// benefitText says what a benefit gives, e.g. "10% off".
+func benefitText(b store.Benefit) string {
+	switch b.Type {
+	case store.BenefitPercent:
+		return fmt.Sprintf("%d%% off", b.Value)
+	case store.BenefitAmount:
+		return money(b.Value, b.Currency) + " off"
+	case store.BenefitFreeShipping:
+		return "free shipping"
+	case store.BenefitCustom:
+		return b.Text
+	}
+	return b.Type
+}
+
+// timeText shows a time in UTC, RFC 3339, or "-" for none.
+func timeText(t *time.Time) string {
+	if t == nil || t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// plural returns "1 code" or "2 codes".
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.FormatInt(n, 10) + " " + many
+}
+
+// sizeText shows a byte count for people: "12.3 MB".
+func sizeText(n int64) string {
+	const unit = 1000
+	if n < unit {
+		return fmt.Sprintf("%d bytes", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
+}
+
+// progress is a bar on stderr while stderr is a terminal; its methods do
+// nothing otherwise (a nil *progress is valid).
+type progress struct{ bar *progressbar.ProgressBar }
+
+func (e *env) progress(total int64, what string) *progress {
+	f, ok := e.stderr.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return &progress{bar: progressbar.NewOptions64(total,
+		progressbar.OptionSetWriter(f),
+		progressbar.OptionSetDescription(what),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionClearOnFinish(),
+	)}
+}
+
+func (p *progress) set(n int) {
+	if p != nil {
+		_ = p.bar.Set(n)
+	}
+}
+
+func (p *progress) add(n int) {
+	if p != nil {
+		_ = p.bar.Add(n)
+	}
+}
+
+// done removes the bar from the terminal.
+func (p *progress) done() {
+	if p != nil {
+		_ = p.bar.Finish()
+	}
+}
+
+// openInput opens a file the person named for reading; "-" is stdin.
+func (e *env) openInput(path string) (io.Reader, func(), error) {
+	if path == "-" {
+		return e.stdin, func() {}, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fileError(path, err, true)
+	}
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		f.Close()
+		return nil, nil, usageErrorf("cannot read %s: it is a directory", path)
+	}
+	return f, func() { f.Close() }, nil
+}
+
+// atomicFile is an output file written beside its final path and renamed
+// into place by commit, so that nobody ever sees half of it and a failure
+// leaves what was there before.
+type atomicFile struct {
+	*os.File
+	path string
+	done bool
+}
+
+func createAtomic(path string) (*atomicFile, error) {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return nil, usageErrorf("cannot write %s: it is a directory; name a file", path)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return nil, fileError(path, err, false)
+	}
+	return &atomicFile{File: f, path: path}, nil
+}
+
+// Write writes to the temporary file; a failure names the file the person
+// asked for.
+func (f *atomicFile) Write(p []byte) (int, error) {
+	n, err := f.File.Write(p)
+	if err != nil {
+		err = fileError(f.path, err, false)
+	}
+	return n, err
+}
+
+// commit syncs the file to disk and renames it to its path.
+func (f *atomicFile) commit() error {
+	f.done = true
+	err := f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), f.path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fileError(f.path, err, false)
+	}
+	if dir, err := os.Open(filepath.Dir(f.path)); err == nil {
+		_ = dir.Sync()
+		dir.Close()
+	}
+	return nil
+}
+
+// abort removes the file unless it was committed; defer it.
+func (f *atomicFile) abort() {
+	if !f.done {
+		f.Close()
+		os.Remove(f.Name())
+	}
+}
+
+// quoteIfNeeded quotes a value for a key=value line when it has spaces or
+// quotes.
+func quoteIfNeeded(s string) string {
+	if strings.ContainsAny(s, " \t\"=") || s == "" {
+		return strconv.Quote(s)
+	}
+	return s
+}
+
+// ctxWriter fails its writes once ctx ends, to stop a copy that takes no
+// context of its own.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
+}

@@ -1,0 +1,179 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+
+	urfave "github.com/urfave/cli/v2"
+
+	"promo/store"
+)
+
+// orderFields maps RedeemRequest's field names to the flags of validate
+// and redeem.
+var orderFields = map[string]string{
+	"code": "CODE", "customer_id": "--customer", "order_id": "--order", "order_amount": "--amount",
+	"currency": "--currency", "terminal": "--terminal",
+}
+
+func orderFlags(redeem bool) []urfave.Flag {
+	flags := []urfave.Flag{
+		&urfave.StringFlag{Name: "customer", Usage: "the customer's `ID`; needed for codes bound to a customer and for referral codes"},
+		&urfave.Int64Flag{Name: "amount", Usage: "the order's amount in minor units `N` (cents: 4999 is 49.99)", DefaultText: "none"},
+		&urfave.StringFlag{Name: "currency", Usage: "the order's ISO 4217 currency `CODE`, e.g. EUR"},
+	}
+	if redeem {
+		flags = append(flags,
+			&urfave.StringFlag{Name: "order", Usage: "the order's `ID`, recorded with the redemption"},
+			&urfave.StringFlag{Name: "terminal", Usage: "the till or checkout `T`, for the stats by terminal"})
+	}
+	return flags
+}
+
+func orderRequest(c *urfave.Context, code string) store.RedeemRequest {
+	return store.RedeemRequest{Code: code, CustomerID: c.String("customer"), OrderAmount: c.Int64("amount"),
+		Currency: c.String("currency"), OrderID: c.String("order"), Terminal: c.String("terminal")}
+}
+
+func (e *env) validateCommand() *urfave.Command {
+	return &urfave.Command{
+		Name:      "validate",
+		Usage:     "tell whether a code could be redeemed now, and for how much",
+		UsageText: "promo validate CODE [--customer C] [--amount N] [--currency C]",
+		Description: describe("Applies every rule without redeeming. Exits 0 when the code is valid, with the discount\n"+
+			"for the order; 1 when it is not, with the reason on stderr (with --json the answer is on stdout\n"+
+			"as well: {\"valid\": false, \"reason\": ...}).",
+			"promo validate 7K3M-Q9XD-2RTM --customer cust-42 --amount 4999 --currency EUR"),
+		Flags: orderFlags(false),
+		Action: func(c *urfave.Context) error {
+			args, err := needArgs(c, "CODE")
+			if err != nil {
+				return err
+			}
+			return e.withBackend(c, false, func(b Backend) error {
+				req := orderRequest(c, args[0])
+				v, err := b.Validate(req)
+				if err != nil {
+					return e.withFlags(err, orderFields)
+				}
+				if e.json {
+					if err := e.printJSON(v); err != nil {
+						return err
+					}
+				}
+				if !v.Valid {
+					return notValid(v, orderFields)
+				}
+				if e.json {
+					return nil
+				}
+				t := newTable(e.stdout)
+				t.row("valid", "yes")
+				t.row("code", v.Code)
+				t.row("campaign", v.Campaign)
+				if v.Benefit != nil {
+					t.row("benefit", benefitText(*v.Benefit))
+				}
+				discount := money(v.Discount, v.Currency)
+				if req.OrderAmount > 0 {
+					discount += " on an order of " + money(req.OrderAmount, v.Currency)
+				}
+				t.row("discount", discount)
+				return t.flush()
+			})
+		},
+	}
+}
+
+func (e *env) redeemCommand() *urfave.Command {
+	return &urfave.Command{
+		Name:      "redeem",
+		Usage:     "use a code once, for an order",
+		UsageText: "promo redeem CODE [--customer C] [--order O] [--amount N] [--currency C] [--terminal T]",
+		Description: describe("Applies every rule and records the redemption in one transaction, on disk before it answers.\n"+
+			"A referral redemption also gives the referrer a reward code. Undo it with promo rollback.",
+			"promo redeem 7K3M-Q9XD-2RTM --customer cust-42 --order o-1001 --amount 4999 --currency EUR --terminal till-3"),
+		Flags: orderFlags(true),
+		Action: func(c *urfave.Context) error {
+			args, err := needArgs(c, "CODE")
+			if err != nil {
+				return err
+			}
+			return e.withBackend(c, false, func(b Backend) error {
+				r, err := b.Redeem(c.Context, orderRequest(c, args[0]))
+				if err != nil {
+					return e.withFlags(err, orderFields)
+				}
+				if e.json {
+					return e.printJSON(r)
+				}
+				return printRedemption(e.stdout, r)
+			})
+		},
+	}
+}
+
+// printRedemption shows one redemption as lines of name and value.
+func printRedemption(w io.Writer, r store.Redemption) error {
+	t := newTable(w)
+	t.row("redemption", r.ID)
+	t.row("code", r.Code)
+	t.row("campaign", r.Campaign)
+	t.row("customer", orDash(r.CustomerID))
+	if r.OrderID != "" {
+		t.row("order", r.OrderID)
+	}
+	if r.OrderAmount > 0 {
+		t.row("order amount", money(r.OrderAmount, r.Currency))
+	}
+	t.row("benefit", benefitText(r.Benefit))
+	t.row("discount", money(r.Discount, r.Currency))
+	if r.Terminal != "" {
+		t.row("terminal", r.Terminal)
+	}
+	t.row("redeemed", timeText(&r.RedeemedAt))
+	if r.RolledBackAt != nil {
+		t.row("rolled back", timeText(r.RolledBackAt))
+		if r.RollbackReason != "" {
+			t.row("reason", r.RollbackReason)
+		}
+	}
+	if r.RewardCode != "" {
+		t.row("reward code", r.RewardCode+" (for the referrer)")
+	}
+	if r.RewardError != "" {
+		t.row("no reward", r.RewardError)
+	}
+	return t.flush()
+}
+
+func (e *env) rollbackCommand() *urfave.Command {
+	return &urfave.Command{
+		Name:      "rollback",
+		Usage:     "undo a redemption: the code can be used again",
+		UsageText: "promo rollback REDEMPTION_ID [--reason R]",
+		Description: describe("Gives the code its use back and restores its state, the counters and the customer's limit;\n"+
+			"an unused referral reward is voided. REDEMPTION_ID is what redeem printed (rd_123).",
+			`promo rollback rd_123 --reason "order cancelled"`),
+		Flags: []urfave.Flag{
+			&urfave.StringFlag{Name: "reason", Usage: "why, recorded with the redemption"},
+		},
+		Action: func(c *urfave.Context) error {
+			args, err := needArgs(c, "REDEMPTION_ID")
+			if err != nil {
+				return err
+			}
+			return e.withBackend(c, false, func(b Backend) error {
+				r, err := b.Rollback(c.Context, args[0], store.RollbackRequest{Reason: c.String("reason")})
+				if err != nil {
+					return e.withFlags(err, map[string]string{"reason": "--reason"})
+				}
+				if e.json {
+					return e.printJSON(r)
+				}
+				fmt.Fprintf(e.stdout, "rolled back %s: code %s can be used again\n", r.ID, r.Code)
+				return nil
+			})
+		},
+	}
+}

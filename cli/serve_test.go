@@ -1,0 +1,99 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// background runs promo until ctx ends and returns its output and a
+// channel with its exit status.
+func background(ctx context.Context, args ...string) (stdout, stderr *syncBuffer, done chan int) {
+	stdout, stderr, done = &syncBuffer{}, &syncBuffer{}, make(chan int, 1)
+	go func() {
+		done <- Run(ctx, append([]string{"promo"}, args...), strings.NewReader(""), stdout, stderr)
+	}()
+	return stdout, stderr, done
+}
+
+func TestRun_EventsFollowDirect(t *testing.T) {
+	t.Parallel()
+	db := seededDB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	stdout, stderr, code := runIn(t, ctx, "", "--db", db, "events", "--follow", "--after", "10")
+	require.Equal(t, 0, code, "interrupting --follow is how it ends: %s", stderr)
+	require.Contains(t, stdout, "11 ")
+}
+
+// TestRun_Socket runs promo serve in this process and the other commands
+// through its admin socket, as they run while a server holds the file.
+func TestRun_Socket(t *testing.T) {
+	t.Parallel()
+	db := seededDB(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, serveErr, served := background(ctx, "--db", db, "serve", "--addr", "127.0.0.1:0")
+	ready := func() bool {
+		select {
+		case code := <-served:
+			t.Fatalf("serve ended with %d: %s", code, serveErr.String())
+		default:
+		}
+		return strings.Contains(serveErr.String(), "promo: serving http://127.0.0.1:")
+	}
+	require.Eventually(t, ready, 10*time.Second, 10*time.Millisecond)
+	require.Contains(t, serveErr.String(), "(admin socket "+db+".sock)")
+
+	// A follower sees what another command does.
+	followCtx, stopFollowing := context.WithCancel(ctx)
+	events, followErr, followed := background(followCtx, "--db", db, "events", "--follow", "--after", "11")
+
+	require.Contains(t, mustRun(t, "--db", db, "redeem", "ABCD2345", "--customer", "alice", "--amount", "5000"), "rd_1")
+	_, stderr, code := run(t, "--db", db, "redeem", "ABCD2345")
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "promo: this code was already redeemed")
+	_, stderr, code = run(t, "--db", db, "validate", "ABCD2345", "--currency", "euros")
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "--currency: want an ISO 4217 code")
+	require.Contains(t, mustRun(t, "--db", db, "campaign", "list"), "welcome")
+	require.Contains(t, mustRun(t, "--db", db, "import", "gen", "-"), "imported 0 codes") // empty stdin
+	require.Contains(t, mustRun(t, "--db", db, "export", "gen", "--state", "redeemed"), "ABCD2345,gen,redeemed")
+	require.Contains(t, mustRun(t, "--db", db, "check"), "ok")
+
+	require.Eventually(t, func() bool { return strings.Contains(events.String(), "code.redeemed") }, 10*time.Second, 10*time.Millisecond)
+	stopFollowing()
+	require.Equal(t, 0, <-followed, followErr.String())
+
+	cancel()
+	select {
+	case code := <-served:
+		require.Equal(t, 0, code, serveErr.String())
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	requireClean(t, db)
+}
