@@ -21,7 +21,7 @@ import (
 // call it (admin ⊃ issuer ⊃ pos; "" for none).
 func (s *Server) apiRoutes() []route {
 	A, I, P := store.RoleAdmin, store.RoleIssuer, store.RolePOS
-	return []route{
+	return append(s.webRoutes(), []route{
 		{"POST", "/v1/campaigns", A, s.createCampaign},
 		{"GET", "/v1/campaigns", I, s.listCampaigns},
 		{"GET", "/v1/campaigns/{id}", I, s.getCampaign},
@@ -47,7 +47,7 @@ func (s *Server) apiRoutes() []route {
 		{"GET", "/v1/check", A, s.check},
 		{"GET", "/healthz", "", s.healthz},
 		{"GET", "/metrics", "", s.serveMetrics},
-	}
+	}...)
 }
 
 // idempotency reads the Idempotency-Key header: scoped to the caller, with
