@@ -95,6 +95,8 @@ func TestServe_GracefulShutdownAnswersInFlight(t *testing.T) {
 	var mu sync.Mutex
 	statuses := map[int]int{}
 	start := make(chan struct{})
+	firstAnswer := make(chan struct{})
+	var once sync.Once
 	for _, code := range codes {
 		wg.Add(1)
 		go func(code string) {
@@ -111,10 +113,11 @@ func TestServe_GracefulShutdownAnswersInFlight(t *testing.T) {
 			}
 			resp.Body.Close()
 			statuses[resp.StatusCode]++
+			once.Do(func() { close(firstAnswer) })
 		}(code)
 	}
 	close(start)
-	time.Sleep(5 * time.Millisecond)
+	<-firstAnswer // shut down while the others are in flight
 	cancel()
 	wg.Wait()
 	require.NoError(t, <-done)
