@@ -79,6 +79,7 @@ func (e *env) newApp() *urfave.App {
 			e.keysCommand(),
 			e.backupCommand(),
 			e.checkCommand(),
+			e.benchCommand(),
 			e.helpCommand(),
 		},
 		Reader:    e.stdin,
@@ -302,12 +303,15 @@ func (e *env) withBackend(c *urfave.Context, create bool, fn func(Backend) error
 }
 
 // logger returns a logger on stderr: text, or JSON with --json.
-func (e *env) logger(level slog.Level) *slog.Logger {
+func (e *env) logger(level slog.Level) *slog.Logger { return e.loggerTo(e.stderr, level) }
+
+// loggerTo logs to w: JSON lines with --json, text otherwise.
+func (e *env) loggerTo(w io.Writer, level slog.Level) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: level}
 	if e.json {
-		return slog.New(slog.NewJSONHandler(e.stderr, opts))
+		return slog.New(slog.NewJSONHandler(w, opts))
 	}
-	return slog.New(slog.NewTextHandler(e.stderr, opts))
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // suggest returns the name closest to typed when it is a plausible typo

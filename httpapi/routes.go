@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -45,6 +46,7 @@ func (s *Server) apiRoutes() []route {
 		{"DELETE", "/v1/keys/{name}", A, s.revokeKey},
 		{"GET", "/v1/backup", A, s.backup},
 		{"GET", "/v1/check", A, s.check},
+		{"GET", "/debug/pprof/{profile}", A, s.pprof},
 		{"GET", "/healthz", "", s.healthz},
 		{"GET", "/metrics", "", s.serveMetrics},
 	}...)
@@ -563,6 +565,20 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request) error {
 		findings = []string{}
 	}
 	writeJSON(w, http.StatusOK, CheckResult{OK: len(findings) == 0, Findings: findings})
+	return nil
+}
+
+// pprof serves Go's profiles (admin only): /debug/pprof/profile?seconds=10
+// for CPU, /debug/pprof/heap, /debug/pprof/goroutine, …
+func (s *Server) pprof(w http.ResponseWriter, r *http.Request) error {
+	switch name := mux.Vars(r)["profile"]; name {
+	case "profile":
+		pprof.Profile(w, r)
+	case "trace":
+		pprof.Trace(w, r)
+	default:
+		pprof.Handler(name).ServeHTTP(w, r)
+	}
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 
 	"encoding/binary"
 	"fmt"
+	"os"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -68,6 +69,15 @@ type Overview struct {
 	RejectedLookups Rejected        `json:"rejected_lookups"`
 	Filter          FilterInfo      `json:"filter"`
 	Events          uint64          `json:"events"`
+	Storage         StorageInfo     `json:"storage"`
+}
+
+// StorageInfo is the database file's size: UsedBytes counts the pages in
+// use (the file also holds free pages and room bbolt allocated ahead).
+type StorageInfo struct {
+	FileBytes int64 `json:"file_bytes"`
+	UsedBytes int64 `json:"used_bytes"`
+	Codes     int64 `json:"codes"`
 }
 
 // CampaignStats returns the campaign's counters, daily series, breakdowns
@@ -113,6 +123,12 @@ func (s *Store) Stats() (Overview, error) {
 			t.ByState.Voided += n.ByState.Voided
 		}
 		out.Events = tx.Bucket(bucketEvents).Sequence()
+		st := s.db.Stats()
+		out.Storage = StorageInfo{UsedBytes: tx.Size() - int64(st.FreePageN+st.PendingPageN)*int64(s.db.Info().PageSize),
+			Codes: out.Totals.Codes}
+		if fi, err := os.Stat(s.path); err == nil {
+			out.Storage.FileBytes = fi.Size()
+		}
 		return nil
 	})
 	return out, err
