@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"time"
 
@@ -203,8 +204,17 @@ func (s *Store) insertCodes(tx *bolt.Tx, c *Campaign, batch uint64, keys [][]byt
 			return err
 		}
 	}
+	// Generated codes enter the campaign's creation order shuffled: they are
+	// made in key order, and handing them out in that order would give
+	// consecutive customers codes that start alike, which looks guessable.
+	// Imported codes keep the order of their file.
+	order := keys
+	if counter == cGenerated {
+		order = slices.Clone(keys)
+		rand.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+	}
 	v := readVec(tx, c.Num)
-	if err := appendIndex(tx, c.Num, uint64(v[cGenerated]+v[cImported]), keys); err != nil {
+	if err := appendIndex(tx, c.Num, uint64(v[cGenerated]+v[cImported]), order); err != nil {
 		return err
 	}
 	n := int64(len(keys))

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -221,4 +223,19 @@ func flipSymbol(c byte) string {
 		return "B"
 	}
 	return "A"
+}
+
+// Generated codes are handed out in random order, not in key order, so
+// consecutive customers do not get codes that start alike.
+func TestStore_Assign_GeneratedCodesInRandomOrder(t *testing.T) {
+	s, _ := testStore(t, Options{})
+	mustCampaign(t, s, CampaignSpec{ID: "c"})
+	mustGenerate(t, s, "c", 1000)
+	var got []string
+	for i := 0; i < 20; i++ {
+		c, err := s.Assign(ctx, "c", AssignRequest{CustomerID: fmt.Sprint("cust-", i)})
+		require.NoError(t, err)
+		got = append(got, c.Code)
+	}
+	require.False(t, slices.IsSorted(got), "20 assignments in key order: %v", got)
 }
