@@ -179,21 +179,8 @@ func (c *Client) Campaigns() ([]*store.Campaign, error) {
 
 // UpdateCampaign calls PATCH /v1/campaigns/{id}.
 func (c *Client) UpdateCampaign(ctx context.Context, id string, patch store.CampaignPatch) (*store.Campaign, error) {
-	body := map[string]any{}
-	if patch.Name != nil {
-		body["name"] = *patch.Name
-	}
-	if patch.Status != nil {
-		body["status"] = *patch.Status
-	}
-	if patch.StartsAt.Set {
-		body["starts_at"] = patch.StartsAt.Time
-	}
-	if patch.ExpiresAt.Set {
-		body["expires_at"] = patch.ExpiresAt.Time
-	}
 	var out store.Campaign
-	return &out, c.call(ctx, "PATCH", "/v1/campaigns/"+esc(id), body, &out, nil)
+	return &out, c.call(ctx, "PATCH", "/v1/campaigns/"+esc(id), patch, &out, nil)
 }
 
 // Generate calls POST /v1/campaigns/{id}/generate, streaming progress to

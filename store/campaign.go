@@ -119,10 +119,10 @@ type CampaignSpec struct {
 // CampaignPatch changes a campaign: only the fields present are changed; a
 // date set to null is cleared.
 type CampaignPatch struct {
-	Name      *string      `json:"name"`
-	StartsAt  OptionalTime `json:"starts_at"`
-	ExpiresAt OptionalTime `json:"expires_at"`
-	Status    *string      `json:"status"`
+	Name      *string      `json:"name,omitempty"`
+	StartsAt  OptionalTime `json:"starts_at,omitzero"`
+	ExpiresAt OptionalTime `json:"expires_at,omitzero"`
+	Status    *string      `json:"status,omitempty"`
 }
 
 // OptionalTime distinguishes a JSON field left out (Set false) from null
@@ -131,6 +131,9 @@ type OptionalTime struct {
 	Set  bool
 	Time *time.Time
 }
+
+// MarshalJSON writes the time, or null to clear it.
+func (o OptionalTime) MarshalJSON() ([]byte, error) { return json.Marshal(o.Time) }
 
 // UnmarshalJSON records that the field was present.
 func (o *OptionalTime) UnmarshalJSON(b []byte) error {

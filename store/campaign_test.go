@@ -150,3 +150,13 @@ func TestStore_UpdateCampaign(t *testing.T) {
 	var bad CampaignPatch
 	require.ErrorContains(t, json.Unmarshal([]byte(`{"starts_at": "soon"}`), &bad), "RFC 3339")
 }
+
+func TestCampaignPatch_JSONRoundTrip(t *testing.T) {
+	for _, in := range []string{`{}`, `{"name":"x"}`, `{"starts_at":null}`, `{"expires_at":"2027-01-31T23:59:59Z","status":"paused"}`} {
+		var p CampaignPatch
+		require.NoError(t, json.Unmarshal([]byte(in), &p))
+		out, err := json.Marshal(p)
+		require.NoError(t, err)
+		require.JSONEq(t, in, string(out))
+	}
+}

@@ -1,0 +1,72 @@
+package store
+
+import (
+	"strings"
+	"testing"
+
+	"promo/gen"
+)
+
+// FuzzReadImport feeds arbitrary files to the import reader: it never
+// panics, every code it accepts is canonical, and every line is either
+// taken, skipped with a reason, or blank.
+func FuzzReadImport(f *testing.F) {
+	for _, s := range []string{
+		"SUMMER-10\nWELCOME-BOB\n",
+		"Code,Amount\nA-1,5\nB-2,7\n",
+		"code\n\"quoted\",x\n\"unterminated\n",
+		"a,b\n1,2\n",
+		"\xff\xfe\n",
+		"x;y;z\n,,,\n",
+		strings.Repeat("ABC\n", 3),
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		lines, _, problems, err := readImport(strings.NewReader(in))
+		if err != nil {
+			if ErrorCode(err) != EInvalid || ErrorMessage(err) == "" {
+				t.Fatalf("unexpected error %v", err)
+			}
+			return
+		}
+		seen := map[string]bool{}
+		for _, l := range lines {
+			k, err := gen.Normalize(string(l.key))
+			if err != nil || k != string(l.key) {
+				t.Fatalf("line %d: key %q is not canonical", l.line, l.key)
+			}
+			if seen[k] {
+				t.Fatalf("key %q accepted twice", k)
+			}
+			seen[k] = true
+		}
+		for _, p := range problems {
+			if p.Reason == "" || p.Line < 1 {
+				t.Fatalf("problem without a line or reason: %+v", p)
+			}
+		}
+	})
+}
+
+// FuzzIdempotencyKey checks the key rule: accepted keys are 1 to 255
+// printable ASCII characters without spaces, and nothing panics.
+func FuzzIdempotencyKey(f *testing.F) {
+	for _, s := range []string{"sale-1", "", " ", strings.Repeat("k", 255), strings.Repeat("k", 256), "é", "a\x00b", "till-3/2026-11-21T10:00:00Z"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, key string) {
+		idem := &Idempotency{Scope: "s", Key: key}
+		err := idem.Validate()
+		ok := len(key) >= 1 && len(key) <= MaxIdempotencyKey
+		for i := 0; i < len(key); i++ {
+			ok = ok && key[i] > ' ' && key[i] <= '~'
+		}
+		if ok != (err == nil) {
+			t.Fatalf("key %q: valid=%v but Validate says %v", key, ok, err)
+		}
+		if err != nil && ErrorCode(err) != EInvalid {
+			t.Fatalf("key %q: %v", key, err)
+		}
+	})
+}
