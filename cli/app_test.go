@@ -1,8 +1,12 @@
 package cli
 
 import (
+	"context"
+	"io"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -85,4 +89,24 @@ func TestSuggest(t *testing.T) {
 	require.Equal(t, "redeem", suggest("redeme", names))
 	require.Equal(t, "campaign", suggest("camp", names))
 	require.Equal(t, "", suggest("xyzzy", names))
+}
+
+// Following the event log without a server opens the file only to read,
+// so other commands (and promo serve) can use it meanwhile.
+func TestRun_EventsFollowDirect_DoesNotHoldTheFile(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "promo.db")
+	mustRun(t, "--db", db, "campaign", "create", "first", "--percent", "5")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Run(ctx, []string{"promo", "--db", db, "events", "--follow"}, strings.NewReader(""), &out, io.Discard)
+	}()
+	require.Eventually(t, func() bool { return strings.Contains(out.String(), "campaign.created") }, 5*time.Second, 20*time.Millisecond)
+	mustRun(t, "--db", db, "campaign", "create", "second", "--percent", "5")
+	require.Eventually(t, func() bool { return strings.Count(out.String(), "campaign.created") == 2 }, 5*time.Second, 20*time.Millisecond,
+		"the follower sees the other command's event: %s", out.String())
+	cancel()
+	require.Equal(t, 0, <-done)
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	urfave "github.com/urfave/cli/v2"
 
@@ -41,42 +42,60 @@ func (e *env) events(c *urfave.Context) error {
 		return usageErrorf("--limit: want 1 or more events, or leave it out for all, got %d", limit)
 	}
 	ctx := c.Context
-	return e.withBackend(c, false, func(b Backend) error {
-		printed := 0
-		for {
-			n := eventsPage
-			if limit > 0 {
-				n = min(n, limit-printed)
-			}
-			list, err := b.Events(after, n)
-			if err != nil {
-				return err
-			}
-			for _, ev := range list {
-				if err := e.printEvent(ev); err != nil {
+	printed := 0
+	for {
+		// In direct mode the file is opened for each poll and closed between
+		// polls, so a follower never keeps other commands (or promo serve)
+		// out of the database; through the socket it long-polls the server.
+		caughtUp := false
+		err := e.withBackend(c, false, func(b Backend) error {
+			_, direct := b.(*store.Store)
+			for {
+				n := eventsPage
+				if limit > 0 {
+					n = min(n, limit-printed)
+				}
+				list, err := b.Events(after, n)
+				if err != nil {
 					return err
 				}
-				after = ev.Seq
-			}
-			printed += len(list)
-			if limit > 0 && printed >= limit {
-				return nil
-			}
-			if len(list) == n {
-				continue // there may be more
-			}
-			if !follow {
-				return nil
-			}
-			if err := b.WaitEvents(ctx, after); err != nil {
-				if ctx.Err() != nil {
-					return nil // interrupted: following ends here
+				for _, ev := range list {
+					if err := e.printEvent(ev); err != nil {
+						return err
+					}
+					after = ev.Seq
 				}
-				return err
+				printed += len(list)
+				switch {
+				case limit > 0 && printed >= limit, len(list) < n && !follow:
+					return nil
+				case len(list) == n:
+					continue // there may be more
+				case direct:
+					caughtUp = true
+					return nil
+				}
+				if err := b.WaitEvents(ctx, after); err != nil {
+					return err
+				}
 			}
+		})
+		if ctx.Err() != nil {
+			return nil // interrupted: following ends here
 		}
-	})
+		if err != nil || !caughtUp {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(followPoll):
+		}
+	}
 }
+
+// followPoll is how often a follower without a server looks for new events.
+const followPoll = time.Second
 
 func (e *env) printEvent(ev store.Event) error {
 	if e.json {

@@ -48,6 +48,7 @@ func (s *Server) apiRoutes() []route {
 		{"GET", "/v1/check", A, s.check},
 		{"GET", "/debug/pprof/{profile}", A, s.pprof},
 		{"GET", "/healthz", "", s.healthz},
+		{"HEAD", "/healthz", "", s.healthz},
 		{"GET", "/metrics", "", s.serveMetrics},
 	}...)
 }
@@ -241,6 +242,9 @@ func (s *Server) listCodes(w http.ResponseWriter, r *http.Request) error {
 	limit, err := intParam(r, "limit", 100)
 	if err != nil {
 		return err
+	}
+	if limit == 0 {
+		return &store.Error{Code: store.EInvalid, Field: "limit", Message: "limit: want 1 to 10000"}
 	}
 	page, err := s.st.Codes(id, store.CodeQuery{State: q.Get("state"), Limit: limit, Cursor: q.Get("cursor")})
 	if err != nil {
@@ -478,7 +482,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 			return &store.Error{Code: store.EInvalid, Field: "wait", Message: fmt.Sprintf("wait: want a duration up to 5m such as \"30s\", got %q", wait)}
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), d)
+		stop := context.AfterFunc(s.lifetime(), cancel) // a shutting-down server answers at once
 		err = s.st.WaitEvents(ctx, after)
+		stop()
 		cancel()
 		if err != nil && ctx.Err() == nil {
 			return err

@@ -58,6 +58,20 @@ type Server struct {
 	routes  []route
 	limits  *lookupLimiter
 	metrics *metrics
+
+	lifeMu sync.Mutex
+	life   context.Context // Serve's context: done when the server stops
+}
+
+// lifetime returns a context that ends when Serve is told to stop, so that
+// long-polls answer instead of holding up the shutdown.
+func (s *Server) lifetime() context.Context {
+	s.lifeMu.Lock()
+	defer s.lifeMu.Unlock()
+	if s.life == nil {
+		return context.Background()
+	}
+	return s.life
 }
 
 // route is one entry of the API: every route declares the role it needs
@@ -235,9 +249,8 @@ func (s *Server) authenticate(r *http.Request, role string) (Caller, error) {
 	if role == "" {
 		return Caller{}, nil
 	}
-	auth := r.Header.Get("Authorization")
-	secret, ok := strings.CutPrefix(auth, "Bearer ")
-	if !ok || secret == "" {
+	scheme, secret, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(secret) == "" {
 		return Caller{}, store.Errorf(store.EUnauthorized, "send an API key: Authorization: Bearer pk_...")
 	}
 	key, err := s.st.Authenticate(strings.TrimSpace(secret))
@@ -264,6 +277,9 @@ func clientAddr(r *http.Request) string {
 // accepting, lets requests in flight finish (up to ShutdownTimeout), and
 // returns. It returns an error if either listener cannot start.
 func (s *Server) Serve(ctx context.Context, addr, socketPath string) error {
+	s.lifeMu.Lock()
+	s.life = ctx
+	s.lifeMu.Unlock()
 	tcp, err := net.Listen("tcp", addr)
 	if err != nil {
 		return &store.Error{Code: store.EUnavailable, Message: fmt.Sprintf("listen on %s: %v", addr, err), Err: err}
@@ -327,7 +343,15 @@ func listenSocket(path string) (net.Listener, error) {
 		}
 		os.Remove(path)
 	}
-	tmp := filepath.Join(filepath.Dir(path), fmt.Sprintf(".%s.%d.tmp", filepath.Base(path), os.Getpid()))
+	// The temporary name is no longer than the final one: a unix socket's
+	// path must fit in 107 bytes.
+	var rnd [8]byte
+	_, _ = rand.Read(rnd[:])
+	tmpBase := "." + hex.EncodeToString(rnd[:])
+	if n := len(filepath.Base(path)); n < len(tmpBase) {
+		tmpBase = tmpBase[:max(n, 3)]
+	}
+	tmp := filepath.Join(filepath.Dir(path), tmpBase)
 	os.Remove(tmp)
 	l, err := net.Listen("unix", tmp)
 	if err != nil {

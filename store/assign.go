@@ -123,7 +123,7 @@ func (s *Store) assignFresh(tx *bolt.Tx, c *Campaign, customer, channel string, 
 		}
 		cursor = -1
 	}
-	f.rec.state, f.rec.customer, f.rec.channel, f.rec.assignedAt = stateAssigned, customer, channel, now.Unix()
+	f.rec.state, f.rec.customer, f.rec.channel, f.rec.assignedAt = stateAssigned, customer, channel, now.UnixMilli()
 	if err := putCode(tx, f); err != nil {
 		return Code{}, err
 	}

@@ -38,8 +38,8 @@ type codeRec struct {
 	batch       uint64
 	customer    string
 	channel     string
-	assignedAt  int64 // unix seconds; 0 = never assigned
-	voidedAt    int64
+	assignedAt  int64  // unix milliseconds; 0 = never assigned
+	voidedAt    int64  // unix milliseconds
 	display     string // imported codes keep the form they came in
 	redemptions uint32 // in force
 	redIDs      []uint64
@@ -204,6 +204,15 @@ func parseBatchName(s string) (uint64, error) {
 	return strconv.ParseUint(s[1:], 10, 64)
 }
 
+// unixMilli is the time of a record's unix milliseconds, nil for 0.
+func unixMilli(ms int64) *time.Time {
+	if ms == 0 {
+		return nil
+	}
+	t := time.UnixMilli(ms).UTC()
+	return &t
+}
+
 func unixTime(sec int64) *time.Time {
 	if sec == 0 {
 		return nil
@@ -216,8 +225,8 @@ func unixTime(sec int64) *time.Time {
 func codeView(key string, r codeRec, c *Campaign) Code {
 	out := Code{
 		Code: r.display, Campaign: c.ID, State: stateNames[r.state], Batch: batchName(r.batch),
-		CustomerID: r.customer, Channel: r.channel, AssignedAt: unixTime(r.assignedAt),
-		VoidedAt: unixTime(r.voidedAt), RedemptionCount: int(r.redemptions), MaxRedemptions: c.MaxRedemptionsPerCode,
+		CustomerID: r.customer, Channel: r.channel, AssignedAt: unixMilli(r.assignedAt),
+		VoidedAt: unixMilli(r.voidedAt), RedemptionCount: int(r.redemptions), MaxRedemptions: c.MaxRedemptionsPerCode,
 	}
 	if out.Code == "" {
 		out.Code = c.Format.Display(key)
@@ -231,7 +240,7 @@ func codeView(key string, r codeRec, c *Campaign) Code {
 func codeExpiry(r codeRec, c *Campaign) *time.Time {
 	exp := c.ExpiresAt
 	if c.ValidFor > 0 && r.assignedAt != 0 {
-		t := time.Unix(r.assignedAt, 0).UTC().Add(time.Duration(c.ValidFor))
+		t := time.UnixMilli(r.assignedAt).UTC().Add(time.Duration(c.ValidFor))
 		if exp == nil || t.Before(*exp) {
 			exp = &t
 		}

@@ -483,7 +483,7 @@ func (s *Store) Void(ctx context.Context, code, reason string) (Code, error) {
 // voidTx voids the found code (f.rec is updated).
 func (s *Store) voidTx(tx *bolt.Tx, f *found, now time.Time, reason string) error {
 	old := f.rec.state
-	f.rec.state, f.rec.voidedAt = stateVoided, now.Unix()
+	f.rec.state, f.rec.voidedAt = stateVoided, now.UnixMilli()
 	if err := putCode(tx, *f); err != nil {
 		return err
 	}
