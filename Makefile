@@ -1,11 +1,19 @@
-# promo: one binary, one bbolt file. `make run` and `make test` are all a new
-# user needs; see README.md.
-GO      ?= go
-BIN     ?= bin/promo
-DB      ?= promo.db
-ADDR    ?= :8080
+# promo: one binary, one bbolt file. A new user needs two commands:
+#   make run    build, then serve the API on :8080 with ./promo.db
+#   make test   vet, the race-enabled test suite (unit, API, CLI, browser and
+#               end-to-end tests against the built binary) and short fuzz runs
+GO       ?= go
+BIN      ?= bin/promo
+DB       ?= promo.db
+ADDR     ?= :8080
+FUZZTIME ?= 5s
+SHELL    := /bin/bash
 
-.PHONY: build run test bench lint fuzz
+# package:FuzzTarget for every fuzz target; `make fuzz` runs each long.
+FUZZ := gen:FuzzParse bloom:FuzzRead store:FuzzReadImport store:FuzzIdempotencyKey \
+        httpapi:FuzzDecodeJSON httpapi:FuzzIdempotencyHeader
+
+.PHONY: build run test fuzz-short fuzz bench bench-peers lint
 
 build:
 	$(GO) build -o $(BIN) .
@@ -14,12 +22,29 @@ run: build
 	$(BIN) --db $(DB) serve --addr $(ADDR)
 
 test: build
+	bash .ci/install-chromium.sh
 	$(GO) vet ./...
-	$(GO) test -race -timeout 20m ./...
+	PROMO_BIN=$(abspath $(BIN)) $(GO) test -race -timeout 20m ./...
+	$(MAKE) --no-print-directory fuzz-short
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./...
+fuzz-short:
+	@for t in $(FUZZ); do \
+	  pkg=$${t%%:*}; name=$${t##*:}; \
+	  echo "fuzz $$pkg $$name for $(FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 3s ./$$pkg 2>&1 | \
+	    grep -v '^fuzz: elapsed'; test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
+
+fuzz:
+	$(MAKE) --no-print-directory fuzz-short FUZZTIME=10m
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./gen ./bloom ./store
+	$(BIN) bench
+
+bench-peers: build
+	bash .ci/bench-peers.sh
 
 lint:
-	gofmt -l . | tee /dev/stderr | (! read)
+	@test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
 	$(GO) vet ./...

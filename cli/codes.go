@@ -70,16 +70,19 @@ func (e *env) exportCommand() *urfave.Command {
 	return &urfave.Command{
 		Name:      "export",
 		Usage:     "write a campaign's codes, or its redemptions, as CSV",
-		UsageText: "promo export ID [--state S] [--out FILE] [--redemptions]",
+		UsageText: "promo export ID [--state S] [--out FILE] [--qr DIR] [--redemptions]",
 		Description: describe("Writes every code of the campaign in creation order as CSV (code, campaign, state,\n"+
 			"customer_id, channel, assigned_at, expires_at, redemption_count, batch), or with --redemptions\n"+
 			"every redemption. --out writes FILE atomically (a progress bar shows on a terminal); otherwise\n"+
-			"the CSV goes to stdout. With --json, one JSON object a line.",
+			"the CSV goes to stdout. With --json, one JSON object a line. --qr also writes each code's QR\n"+
+			"code into DIR as CODE.png, for printing.",
 			"promo export welcome-2026 --state available --out codes.csv",
+			"promo export summer-fair --state available --out codes.csv --qr qr/",
 			"promo export welcome-2026 --redemptions > redemptions.csv"),
 		Flags: []urfave.Flag{
 			&urfave.StringFlag{Name: "state", Usage: "only codes in `STATE`: available, assigned, redeemed or voided"},
 			&urfave.StringFlag{Name: "out", Usage: "write to `FILE` instead of stdout"},
+			&urfave.StringFlag{Name: "qr", Usage: "also write a QR code PNG of each code into `DIR` (file name: the code)"},
 			&urfave.BoolFlag{Name: "redemptions", Usage: "export the redemptions instead of the codes"},
 		},
 		Action: e.export,
@@ -95,8 +98,15 @@ func (e *env) export(c *urfave.Context) error {
 	if redemptions && state != "" {
 		return usageErrorf("--state applies to codes, not to --redemptions")
 	}
+	if redemptions && c.String("qr") != "" {
+		return usageErrorf("--qr applies to codes, not to --redemptions")
+	}
 	return e.withBackend(c, false, func(b Backend) error {
 		camp, err := b.Campaign(id)
+		if err != nil {
+			return err
+		}
+		qr, err := newQRWriter(c.String("qr"))
 		if err != nil {
 			return err
 		}
@@ -134,6 +144,9 @@ func (e *env) export(c *urfave.Context) error {
 					}
 					n++
 					bar.add(1)
+					if err := qr.write(code.Code); err != nil {
+						return err
+					}
 					return rows.write(code, code.CSV())
 				})
 			}
@@ -154,6 +167,9 @@ func (e *env) export(c *urfave.Context) error {
 				what = plural(n, "redemption", "redemptions")
 			}
 			fmt.Fprintf(e.stdout, "exported %s to %s\n", what, out)
+			qr.report(e.stdout)
+		} else {
+			qr.report(e.stderr) // stdout holds the CSV
 		}
 		return nil
 	})
