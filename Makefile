@@ -10,7 +10,7 @@ FUZZTIME ?= 5s
 SHELL    := /bin/bash
 
 # package:FuzzTarget for every fuzz target; `make fuzz` runs each long.
-FUZZ := gen:FuzzParse bloom:FuzzRead store:FuzzReadImport store:FuzzIdempotencyKey \
+FUZZ := gen:FuzzParse bloom:FuzzRead store:FuzzReadImport store:FuzzIdempotencyKey store:FuzzJSONEncoding \
         httpapi:FuzzDecodeJSON httpapi:FuzzIdempotencyHeader
 
 .PHONY: build run test fuzz-short fuzz bench bench-peers lint

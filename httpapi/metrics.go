@@ -62,13 +62,17 @@ func (m *metrics) observe(route, method string, status int, d time.Duration) {
 type codesCollector struct{ st *store.Store }
 
 var (
-	codesDesc  = prometheus.NewDesc("promo_codes", "Codes by campaign and state.", []string{"campaign", "state"}, nil)
-	filterDesc = prometheus.NewDesc("promo_filter_keys", "Keys in the Bloom filter, and its capacity.", []string{"of"}, nil)
+	codesDesc     = prometheus.NewDesc("promo_codes", "Codes by campaign and state.", []string{"campaign", "state"}, nil)
+	commitsDesc   = prometheus.NewDesc("promo_store_commits_total", "Write transactions committed (each one fsync'd).", nil, nil)
+	committedDesc = prometheus.NewDesc("promo_store_operations_total", "Write operations committed; divided by commits, the group commit's batch size.", nil, nil)
+	filterDesc    = prometheus.NewDesc("promo_filter_keys", "Keys in the Bloom filter, and its capacity.", []string{"of"}, nil)
 )
 
 func (c *codesCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- codesDesc
 	ch <- filterDesc
+	ch <- commitsDesc
+	ch <- committedDesc
 }
 
 func (c *codesCollector) Collect(ch chan<- prometheus.Metric) {
@@ -82,6 +86,9 @@ func (c *codesCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	f := c.st.Filter()
+	w := c.st.Writer()
+	ch <- prometheus.MustNewConstMetric(commitsDesc, prometheus.CounterValue, float64(w.Commits))
+	ch <- prometheus.MustNewConstMetric(committedDesc, prometheus.CounterValue, float64(w.Operations))
 	ch <- prometheus.MustNewConstMetric(filterDesc, prometheus.GaugeValue, float64(f.Count), "keys")
 	ch <- prometheus.MustNewConstMetric(filterDesc, prometheus.GaugeValue, float64(f.Capacity), "capacity")
 }

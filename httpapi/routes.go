@@ -22,7 +22,10 @@ import (
 // call it (admin ⊃ issuer ⊃ pos; "" for none).
 func (s *Server) apiRoutes() []route {
 	A, I, P := store.RoleAdmin, store.RoleIssuer, store.RolePOS
-	return append(s.webRoutes(), []route{
+	// gorilla/mux tries routes in order: the tills' two routes come first.
+	return append([]route{
+		{"POST", "/v1/validate", P, s.validate},
+		{"POST", "/v1/redeem", P, s.redeem},
 		{"POST", "/v1/campaigns", A, s.createCampaign},
 		{"GET", "/v1/campaigns", I, s.listCampaigns},
 		{"GET", "/v1/campaigns/{id}", I, s.getCampaign},
@@ -35,8 +38,6 @@ func (s *Server) apiRoutes() []route {
 		{"GET", "/v1/campaigns/{id}/stats", I, s.campaignStats},
 		{"GET", "/v1/codes/{code}", I, s.getCode},
 		{"POST", "/v1/codes/{code}/void", A, s.void},
-		{"POST", "/v1/validate", P, s.validate},
-		{"POST", "/v1/redeem", P, s.redeem},
 		{"POST", "/v1/redemptions/{id}/rollback", I, s.rollback},
 		{"GET", "/v1/stats", I, s.stats},
 		{"GET", "/v1/customers/{id}", I, s.customer},
@@ -50,7 +51,7 @@ func (s *Server) apiRoutes() []route {
 		{"GET", "/healthz", "", s.healthz},
 		{"HEAD", "/healthz", "", s.healthz},
 		{"GET", "/metrics", "", s.serveMetrics},
-	}...)
+	}, s.webRoutes()...)
 }
 
 // idempotency reads the Idempotency-Key header: scoped to the caller, with

@@ -234,10 +234,10 @@ func (s *Server) observe(name string, h func(w http.ResponseWriter, r *http.Requ
 		}
 		d := time.Since(start)
 		s.metrics.observe(name, r.Method, w.status, d)
-		caller := callerOf(r)
-		s.log.Info("request", "id", id, "method", r.Method, "route", name, "path", r.URL.Path,
-			"status", w.status, "bytes", w.bytes, "ms", float64(d.Microseconds())/1000,
-			"key", caller.Name, "remote", clientAddr(r))
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("id", id), slog.String("method", r.Method),
+			slog.String("route", name), slog.String("path", r.URL.Path), slog.Int("status", w.status),
+			slog.Int64("bytes", w.bytes), slog.Float64("ms", float64(d.Microseconds())/1000),
+			slog.String("key", callerOf(r).Name), slog.String("remote", clientAddr(r)))
 	})
 }
 

@@ -58,12 +58,8 @@ func appendEvent(tx *bolt.Tx, now time.Time, e *Event) error {
 		return err
 	}
 	e.Seq, e.Time = seq, now.UTC()
-	v, err := json.Marshal(e)
-	if err != nil {
-		return err
-	}
 	b.FillPercent = 1
-	return b.Put(seqKey(seq), v)
+	return b.Put(seqKey(seq), e.appendJSON(nil))
 }
 
 // Events returns up to limit events with Seq > after, oldest first.

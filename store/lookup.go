@@ -80,26 +80,38 @@ type found struct {
 	camp *Campaign
 }
 
-// lookup is the path every code lookup takes: normalise → check symbol →
-// filter → bbolt. Input shaped like a campaign's format with a wrong check
-// symbol is a typo, unless such a code was imported (the filter and bbolt
-// are asked before saying so). count says whether a rejection counts as a
-// failed guess. It returns not_found or typo.
-func (s *Store) lookup(tx *bolt.Tx, input string, count bool) (found, error) {
-	reject := func(stage int, err *Error) (found, error) {
+// screened is input that passed the lookup path's stages that need no
+// disk: normalise, check symbol, filter.
+type screened struct {
+	key      []byte
+	typoOnly bool // shaped like a format but with a wrong check symbol
+}
+
+var (
+	errTypo     = &Error{Code: ETypo, Field: "code", Message: "this code has a typo: a symbol is mistyped or two are swapped; check it and type it again"}
+	errNotFound = &Error{Code: ENotFound, Field: "code", Message: "no such code: check it and type it again"}
+)
+
+// screen runs the first stages of every lookup: normalise → check symbol
+// → filter. It reads no disk, so a guess that fails here costs no bbolt
+// transaction. Input shaped like a campaign's format with a wrong check
+// symbol is a typo, unless such a code was imported (the filter, and then
+// bbolt, are asked before saying so). count says whether a rejection counts
+// as a failed guess. It returns not_found or typo.
+func (s *Store) screen(input string, count bool) (screened, error) {
+	reject := func(stage int, err *Error) (screened, error) {
 		if count {
 			s.rejected.n[stage].Add(1)
 		}
-		return found{}, err
+		return screened{}, err
 	}
 	key, err := gen.Normalize(input)
 	if err != nil {
 		return reject(stageMalformed, &Error{Code: ENotFound, Field: "code",
 			Message: fmt.Sprintf("%q is not a promo code: %s", truncate(input, 40), strings.TrimPrefix(err.Error(), gen.ErrMalformed.Error()+": "))})
 	}
-	cat := s.cat.Load()
 	valid, typo := false, false
-	for _, m := range cat.matchers {
+	for _, m := range s.cat.Load().matchers {
 		switch m.Match(key) {
 		case gen.Valid:
 			valid = true
@@ -107,32 +119,47 @@ func (s *Store) lookup(tx *bolt.Tx, input string, count bool) (found, error) {
 			typo = true
 		}
 	}
-	typoOnly := typo && !valid
-	errTypo := &Error{Code: ETypo, Field: "code", Message: "this code has a typo: a symbol is mistyped or two are swapped; check it and type it again"}
-	errNotFound := &Error{Code: ENotFound, Field: "code", Message: "no such code: check it and type it again"}
-	kb := []byte(key)
-	if !s.filter.Load().Test(kb) {
-		if typoOnly {
+	sc := screened{key: []byte(key), typoOnly: typo && !valid}
+	if !s.filter.Load().Test(sc.key) {
+		if sc.typoOnly {
 			return reject(stageTypo, errTypo)
 		}
 		return reject(stageFilter, errNotFound)
 	}
-	v := tx.Bucket(bucketCodes).Get(kb)
+	return sc, nil
+}
+
+// find is the lookup path's last stage: the code's record in bbolt.
+func (s *Store) find(tx *bolt.Tx, sc screened, count bool) (found, error) {
+	v := tx.Bucket(bucketCodes).Get(sc.key)
 	if v == nil {
-		if typoOnly {
-			return reject(stageTypo, errTypo)
+		stage, err := stageStore, errNotFound
+		if sc.typoOnly {
+			stage, err = stageTypo, errTypo
 		}
-		return reject(stageStore, errNotFound)
+		if count {
+			s.rejected.n[stage].Add(1)
+		}
+		return found{}, err
 	}
 	rec, err := decodeCodeRec(v)
 	if err != nil {
-		return found{}, internal(fmt.Errorf("code %s: %w", key, err), "read code")
+		return found{}, internal(fmt.Errorf("code %s: %w", sc.key, err), "read code")
 	}
-	c := cat.byNum[rec.camp]
+	c := s.cat.Load().byNum[rec.camp]
 	if c == nil {
-		return found{}, internal(fmt.Errorf("code %s: campaign %d missing", key, rec.camp), "read code")
+		return found{}, internal(fmt.Errorf("code %s: campaign %d missing", sc.key, rec.camp), "read code")
 	}
-	return found{key: kb, rec: rec, camp: c}, nil
+	return found{key: sc.key, rec: rec, camp: c}, nil
+}
+
+// lookup runs the whole path: screen, then find.
+func (s *Store) lookup(tx *bolt.Tx, input string, count bool) (found, error) {
+	sc, err := s.screen(input, count)
+	if err != nil {
+		return found{}, err
+	}
+	return s.find(tx, sc, count)
 }
 
 func putCode(tx *bolt.Tx, f found) error {
@@ -141,9 +168,13 @@ func putCode(tx *bolt.Tx, f found) error {
 
 // GetCode returns a code with its redemptions, or not_found / typo.
 func (s *Store) GetCode(input string) (Code, error) {
+	sc, err := s.screen(input, true)
+	if err != nil {
+		return Code{}, err
+	}
 	var out Code
-	err := s.view(func(tx *bolt.Tx) error {
-		f, err := s.lookup(tx, input, true)
+	err = s.view(func(tx *bolt.Tx) error {
+		f, err := s.find(tx, sc, true)
 		if err != nil {
 			return err
 		}

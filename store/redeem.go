@@ -98,13 +98,9 @@ func getRedemption(tx *bolt.Tx, n uint64) (Redemption, error) {
 }
 
 func putRedemption(tx *bolt.Tx, n uint64, r *Redemption) error {
-	v, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
 	b := tx.Bucket(bucketRedemptions)
 	b.FillPercent = 1
-	return b.Put(seqKey(n), v)
+	return b.Put(seqKey(n), r.appendJSON(nil))
 }
 
 // Customer index keys: customer 0 tag rest. Tags:
@@ -138,16 +134,16 @@ func addCustUses(tx *bolt.Tx, customer string, num uint32, delta int) error {
 
 // evaluate applies every redemption rule to req in tx, without writing,
 // and counts a refusal of a found code against its campaign.
-func (s *Store) evaluate(tx *bolt.Tx, req *RedeemRequest, now time.Time) (found, int64, error) {
-	f, discount, err := s.applyRules(tx, req, now)
+func (s *Store) evaluate(tx *bolt.Tx, req *RedeemRequest, sc screened, now time.Time) (found, int64, error) {
+	f, discount, err := s.applyRules(tx, req, sc, now)
 	if err != nil && f.camp != nil && isRuleError(err) {
 		s.countReject(f.camp.Num, ErrorCode(err))
 	}
 	return f, discount, err
 }
 
-func (s *Store) applyRules(tx *bolt.Tx, req *RedeemRequest, now time.Time) (found, int64, error) {
-	f, err := s.lookup(tx, req.Code, true)
+func (s *Store) applyRules(tx *bolt.Tx, req *RedeemRequest, sc screened, now time.Time) (found, int64, error) {
+	f, err := s.find(tx, sc, true)
 	if err != nil {
 		return f, 0, err
 	}
@@ -224,9 +220,16 @@ func (s *Store) Validate(req RedeemRequest) (Validation, error) {
 	if err := req.validate(); err != nil {
 		return Validation{}, err
 	}
+	sc, err := s.screen(req.Code, true) // most guesses end here, with no transaction
+	if err != nil {
+		if !isRuleError(err) {
+			return Validation{}, err
+		}
+		return Validation{Reason: ErrorCode(err), Message: ErrorMessage(err)}, nil
+	}
 	var out Validation
-	err := s.view(func(tx *bolt.Tx) error {
-		f, discount, err := s.evaluate(tx, &req, s.now())
+	err = s.view(func(tx *bolt.Tx) error {
+		f, discount, err := s.evaluate(tx, &req, sc, s.now())
 		if f.camp != nil {
 			out.Code, out.Campaign = codeView(string(f.key), f.rec, f.camp).Code, f.camp.ID
 		}
@@ -260,21 +263,38 @@ func (s *Store) Redeem(ctx context.Context, req RedeemRequest) (Redemption, erro
 			return Redemption{}, err
 		}
 	}
+	// Screen outside the writer: a guess that the filter rejects never waits
+	// for, nor slows, the transaction. With an idempotency key the answer
+	// may be a replay, so the writer decides.
+	var sc screened
+	if req.Idempotency == nil {
+		var err error
+		if sc, err = s.screen(req.Code, true); err != nil {
+			return Redemption{}, err
+		}
+	}
 	var out Redemption
 	err := s.update(ctx, func(tx *bolt.Tx) error {
 		out = Redemption{}
 		if done, err := idemReplay(tx, req.Idempotency, &out); done {
 			return err
 		}
-		err := s.redeemTx(tx, &req, &out)
+		sc := sc
+		if sc.key == nil {
+			var err error
+			if sc, err = s.screen(req.Code, true); err != nil {
+				return idemSave(tx, s.now(), req.Idempotency, &out, err)
+			}
+		}
+		err := s.redeemTx(tx, &req, sc, &out)
 		return idemSave(tx, s.now(), req.Idempotency, &out, err)
 	})
 	return out, err
 }
 
-func (s *Store) redeemTx(tx *bolt.Tx, req *RedeemRequest, out *Redemption) error {
+func (s *Store) redeemTx(tx *bolt.Tx, req *RedeemRequest, sc screened, out *Redemption) error {
 	now := s.now().UTC()
-	f, discount, err := s.evaluate(tx, req, now)
+	f, discount, err := s.evaluate(tx, req, sc, now)
 	if err != nil {
 		return err
 	}

@@ -76,6 +76,9 @@ type Options struct {
 	NoSync bool
 	// Logger receives diagnostics; nil means slog.Default().
 	Logger *slog.Logger
+	// PageSize is bbolt's page size for a new file (default: the OS page
+	// size). An existing file keeps its own.
+	PageSize int
 }
 
 // Store is a promo database: one bbolt file plus its Bloom filter beside it
@@ -106,6 +109,20 @@ type Store struct {
 	keys        keyCache
 	idemLocks   idemLocks
 	campRejects campaignRejects
+	commits     atomic.Int64 // write transactions committed
+	committed   atomic.Int64 // operations they carried
+}
+
+// WriterStats counts the writer's transactions and the operations they
+// carried: their ratio is the group commit's batch size.
+type WriterStats struct {
+	Commits    int64 `json:"commits"`
+	Operations int64 `json:"operations"`
+}
+
+// Writer returns the writer's counts since the store opened.
+func (s *Store) Writer() WriterStats {
+	return WriterStats{Commits: s.commits.Load(), Operations: s.committed.Load()}
 }
 
 // Open opens or creates the database at path. It waits at most
@@ -138,6 +155,7 @@ func Open(path string, opts Options) (*Store, error) {
 		NoFreelistSync:  true,
 		FreelistType:    bolt.FreelistMapType,
 		InitialMmapSize: 1 << 30,
+		PageSize:        opts.PageSize,
 	})
 	if err != nil {
 		switch {
@@ -307,6 +325,8 @@ func (s *Store) commit(batch []*op) {
 	})
 	switch {
 	case err == nil:
+		s.commits.Add(1)
+		s.committed.Add(int64(len(batch)))
 		if events {
 			s.notifyEvents()
 		}
