@@ -36,11 +36,12 @@ import (
 //	W2       invalid-guess lookups: random well-formed codes, each not found
 //	W3       durable redemptions of distinct codes, K per client
 //	W3-race  every client walks the same 100 codes: one winner each
+//	flood    honest tills' latency while another client floods guesses
 func (e *env) benchCommand() *urfave.Command {
 	return &urfave.Command{
 		Name:      "bench",
 		Usage:     "measure promo serve on the peers' workloads (bulk generation, invalid guesses, durable redemptions)",
-		UsageText: "promo bench [--workloads W1,W1-cli,W2,W3,W3-race] [--runs 3] [--n 1000000] [--clients 16] [--k 10000] [--t 10s]",
+		UsageText: "promo bench [--workloads W1,W1-cli,W2,W3,W3-race,flood] [--runs 3] [--n 1000000] [--clients 16] [--k 10000] [--t 10s]",
 		Description: describe("Starts a fresh `promo serve` of this binary on a temporary database for every W1 run\n"+
 			"(the peers start from an empty store too), runs W2 and W3 on the last one, and prints\n"+
 			"one tab-separated line per figure: RESULT appliance WORKLOAD VALUE UNIT NOTE (the median\n"+
@@ -49,7 +50,7 @@ func (e *env) benchCommand() *urfave.Command {
 			"promo bench --runs 1 --n 200000 --k 2000 --t 3s",
 			"promo bench --clients 64 --k 2500 --workloads W3"),
 		Flags: []urfave.Flag{
-			&urfave.StringFlag{Name: "workloads", Value: "W1,W1-cli,W2,W3,W3-race", Usage: "comma-separated `LIST`"},
+			&urfave.StringFlag{Name: "workloads", Value: "W1,W1-cli,W2,W3,W3-race,flood", Usage: "comma-separated `LIST`"},
 			&urfave.IntFlag{Name: "runs", Value: 3, Usage: "runs per figure; the median is printed"},
 			&urfave.IntFlag{Name: "n", Value: 1_000_000, Usage: "W1: codes per campaign"},
 			&urfave.IntFlag{Name: "clients", Value: 16, Usage: "W2, W3: concurrent clients, one keep-alive connection each"},
@@ -85,10 +86,10 @@ func (e *env) bench(c *urfave.Context) error {
 	want := map[string]bool{}
 	for _, w := range strings.Split(c.String("workloads"), ",") {
 		switch w = strings.TrimSpace(w); w {
-		case "W1", "W1-cli", "W2", "W3", "W3-race":
+		case "W1", "W1-cli", "W2", "W3", "W3-race", "flood":
 			want[w] = true
 		default:
-			return usageErrorf("--workloads: unknown workload %q; want W1, W1-cli, W2, W3 or W3-race", w)
+			return usageErrorf("--workloads: unknown workload %q; want W1, W1-cli, W2, W3, W3-race or flood", w)
 		}
 	}
 	cfg.dir = c.String("dir")
@@ -187,6 +188,11 @@ func runBench(ctx context.Context, self string, cfg benchConfig, want map[string
 		}
 		result(cfg.out, "W3", fmt.Sprintf("%.0f", median(rates)), "redemptions/s", fmt.Sprintf("POST /v1/redeem, %d clients × %d distinct codes, fsync'd before 201 (group commit); runs: %s", cfg.clients, cfg.k, floats(rates, "%.0f")))
 	}
+	if want["flood"] {
+		if err := benchFlood(ctx, self, cfg); err != nil {
+			return err
+		}
+	}
 	if want["W3-race"] {
 		verdict, note, err := srv.race(ctx, codes[len(codes)-benchRaceCodes:], cfg.clients)
 		if err != nil {
@@ -236,7 +242,7 @@ type benchServer struct {
 
 var servingLine = regexp.MustCompile(`promo: serving (http://\S+)`)
 
-func startBenchServer(ctx context.Context, self, dir string) (*benchServer, error) {
+func startBenchServer(ctx context.Context, self, dir string, serveArgs ...string) (*benchServer, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, unreachable("make "+dir+": "+err.Error(), err)
 	}
@@ -247,7 +253,11 @@ func startBenchServer(ctx context.Context, self, dir string) (*benchServer, erro
 		return nil, unreachable("create "+logPath+": "+err.Error(), err)
 	}
 	defer logFile.Close()
-	s.cmd = exec.CommandContext(ctx, self, "--db", s.db, "serve", "--addr", "127.0.0.1:0", "--guess-rate", "0")
+	args := append([]string{"--db", s.db, "serve", "--addr", "127.0.0.1:0"}, serveArgs...)
+	if len(serveArgs) == 0 {
+		args = append(args, "--guess-rate", "0") // W2 is a flood of guesses on purpose
+	}
+	s.cmd = exec.CommandContext(ctx, self, args...)
 	s.cmd.Stderr = logFile // the server's log stays beside its database
 	if err := s.cmd.Start(); err != nil {
 		return nil, unreachable("start promo serve: "+err.Error(), err)
@@ -532,4 +542,124 @@ func (s *benchServer) rejected(ctx context.Context) string {
 		return ""
 	}
 	return fmt.Sprintf("%.3f%% of guesses passed the filter and read bbolt", 100*float64(r.Store)/float64(total))
+}
+
+// benchFlood measures what a guessing attack does to honest tills: a
+// server with the default failed-lookup limit, 15 tills redeeming valid
+// codes, first alone, then while one client from another address floods
+// it with random guesses as fast as it can. It prints the tills' median
+// and 99th-percentile latency and throughput both ways.
+func benchFlood(ctx context.Context, self string, cfg benchConfig) error {
+	s, err := startBenchServer(ctx, self, filepath.Join(cfg.dir, "flood"), "--guess-rate", "20", "--guess-burst", "40")
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	if _, err := s.admin.CreateCampaign(ctx, store.CampaignSpec{ID: "w1", Benefit: &store.Benefit{Type: store.BenefitPercent, Value: 10}}); err != nil {
+		return err
+	}
+	const tills, per = 15, 1000
+	if _, err := s.admin.Generate(ctx, "w1", store.GenerateRequest{Count: 2 * tills * per}); err != nil {
+		return err
+	}
+	var list []string
+	if err := s.admin.EachCode("w1", "", func(c store.Code) error { list = append(list, c.Code); return nil }); err != nil {
+		return err
+	}
+	_, guessKey, err := s.admin.CreateKey(ctx, "guesser", store.RolePOS)
+	if err != nil {
+		return err
+	}
+	measure := func(codes []string) ([]time.Duration, float64, error) {
+		lat := make([][]time.Duration, tills)
+		var firstErr error
+		var once sync.Once
+		var wg sync.WaitGroup
+		start := time.Now()
+		for i := 0; i < tills; i++ {
+			mine := codes[i*per : (i+1)*per]
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				conn, err := dialRaw(s.base)
+				if err != nil {
+					once.Do(func() { firstErr = err })
+					return
+				}
+				defer conn.Close()
+				for _, code := range mine {
+					t0 := time.Now()
+					status, b, err := conn.post("/v1/redeem", s.posKey, []byte(`{"code":"`+code+`"}`))
+					if err != nil || status != http.StatusCreated {
+						once.Do(func() { firstErr = fmt.Errorf("flood: a till's %s answered %d %s: %v", code, status, b, err) })
+						return
+					}
+					lat[i] = append(lat[i], time.Since(t0))
+				}
+			}()
+		}
+		wg.Wait()
+		secs := time.Since(start).Seconds()
+		var all []time.Duration
+		for _, l := range lat {
+			all = append(all, l...)
+		}
+		slices.Sort(all)
+		return all, float64(len(all)) / secs, firstErr
+	}
+	calm, calmRate, err := measure(list[:tills*per])
+	if err != nil {
+		return err
+	}
+	// The guesser: its own key and its own address (127.0.0.2), as fast as
+	// one connection goes.
+	stop := make(chan struct{})
+	var guesses, limited atomic.Int64
+	var gwg sync.WaitGroup
+	gwg.Add(1)
+	go func() {
+		defer gwg.Done()
+		conn, err := dialRawFrom(s.base, "127.0.0.2")
+		if err != nil {
+			cfg.log("flood: no second loopback address (%v); the guesser shares the tills' address", err)
+			if conn, err = dialRaw(s.base); err != nil {
+				return
+			}
+		}
+		defer conn.Close()
+		g, _ := gen.NewGenerator(gen.DefaultFormat(), nil)
+		body := make([]byte, 0, 32)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			body = append(body[:0], `{"code":"`...)
+			body, _ = g.AppendKey(body, 0, 0)
+			body = append(body, `"}`...)
+			status, _, err := conn.post("/v1/redeem", guessKey, body)
+			if err != nil {
+				return
+			}
+			guesses.Add(1)
+			if status == http.StatusTooManyRequests {
+				limited.Add(1)
+			}
+		}
+	}()
+	flooded, floodRate, err := measure(list[tills*per:])
+	close(stop)
+	gwg.Wait()
+	if err != nil {
+		return err
+	}
+	pct := func(l []time.Duration, p float64) float64 {
+		return float64(l[int(p*float64(len(l)-1))].Microseconds()) / 1000
+	}
+	result(cfg.out, "flood", fmt.Sprintf("%.2f", pct(flooded, 0.99)), "ms p99",
+		fmt.Sprintf("%d tills redeeming, while one client guesses from another address: p50 %.2f ms, p99 %.2f ms, %.0f redemptions/s; "+
+			"without the guesser: p50 %.2f ms, p99 %.2f ms, %.0f redemptions/s; the guesser sent %d guesses, %d answered 429",
+			tills, pct(flooded, 0.5), pct(flooded, 0.99), floodRate, pct(calm, 0.5), pct(calm, 0.99), calmRate, guesses.Load(), limited.Load()))
+	return nil
 }

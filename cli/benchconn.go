@@ -20,18 +20,26 @@ import (
 // with Content-Length (promo's JSON answers do).
 type rawConn struct {
 	addr, host string
+	local      *net.TCPAddr
 	conn       net.Conn
 	r          *bufio.Reader
 	req        []byte
 	body       []byte
 }
 
-func dialRaw(base string) (*rawConn, error) {
+func dialRaw(base string) (*rawConn, error) { return dialRawFrom(base, "") }
+
+// dialRawFrom connects from the local address from ("" for any), so a
+// benchmark can play clients at different addresses over loopback.
+func dialRawFrom(base, from string) (*rawConn, error) {
 	u, err := url.Parse(base)
 	if err != nil {
 		return nil, err
 	}
 	c := &rawConn{addr: u.Host, host: u.Host}
+	if from != "" {
+		c.local = &net.TCPAddr{IP: net.ParseIP(from)}
+	}
 	return c, c.redial()
 }
 
@@ -39,7 +47,11 @@ func (c *rawConn) redial() error {
 	if c.conn != nil {
 		c.conn.Close()
 	}
-	conn, err := net.Dial("tcp", c.addr)
+	d := net.Dialer{}
+	if c.local != nil {
+		d.LocalAddr = c.local
+	}
+	conn, err := d.Dial("tcp", c.addr)
 	if err != nil {
 		return err
 	}
