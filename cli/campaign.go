@@ -254,7 +254,7 @@ func (e *env) campaignListCommand() *urfave.Command {
 					if camp.Counts != nil {
 						n = *camp.Counts
 					}
-					t.row(camp.ID, camp.Name, camp.Kind, benefitText(camp.Benefit), camp.Status, n.Codes,
+					t.row(camp.ID, camp.Name, camp.Kind, camp.Benefit.String(), camp.Status, n.Codes,
 						n.ByState.Available, n.ByState.Assigned, n.ByState.Redeemed, timeText(camp.ExpiresAt))
 				}
 				return t.flush()
@@ -322,7 +322,7 @@ func printCampaign(w io.Writer, c *store.Campaign) error {
 	t.row("name", c.Name)
 	t.row("kind", c.Kind)
 	t.row("status", c.Status)
-	t.row("benefit", benefitText(c.Benefit))
+	t.row("benefit", c.Benefit.String())
 	if c.Benefit.Currency != "" && c.Benefit.Type != store.BenefitAmount {
 		t.row("currency", c.Benefit.Currency)
 	}

@@ -81,51 +81,13 @@ func anySlice(s []string) []any {
 // section prints a heading before a table, with a blank line above.
 func section(w io.Writer, title string) { fmt.Fprintf(w, "\n%s\n", title) }
 
-// minorDigits lists the ISO 4217 currencies whose minor unit is not a
-// hundredth (Stripe's zero- and three-decimal currencies).
-var minorDigits = map[string]int{
-	"BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "MGA": 0, "PYG": 0,
-	"RWF": 0, "UGX": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
-	"BHD": 3, "JOD": 3, "KWD": 3, "OMR": 3, "TND": 3,
-}
-
 // money shows an amount of minor units: "20.00 EUR" when the currency is
 // known, otherwise the minor units with a note.
 func money(amount int64, currency string) string {
 	if currency == "" {
 		return strconv.FormatInt(amount, 10) + " (minor units)"
 	}
-	digits, ok := minorDigits[currency]
-	if !ok {
-		digits = 2
-	}
-	sign, n := "", amount
-	if n < 0 {
-		sign, n = "-", -n
-	}
-	if digits == 0 {
-		return fmt.Sprintf("%s%d %s", sign, n, currency)
-	}
-	unit := int64(1)
-	for range digits {
-		unit *= 10
-	}
-	return fmt.Sprintf("%s%d.%0*d %s", sign, n/unit, digits, n%unit, currency)
-}
-
-// benefitText says what a benefit gives, e.g. "10% off".
-func benefitText(b store.Benefit) string {
-	switch b.Type {
-	case store.BenefitPercent:
-		return fmt.Sprintf("%d%% off", b.Value)
-	case store.BenefitAmount:
-		return money(b.Value, b.Currency) + " off"
-	case store.BenefitFreeShipping:
-		return "free shipping"
-	case store.BenefitCustom:
-		return b.Text
-	}
-	return b.Type
+	return store.FormatMoney(amount, currency)
 }
 
 // timeText shows a time in UTC, RFC 3339, or "-" for none.

@@ -72,7 +72,7 @@ func (e *env) validateCommand() *urfave.Command {
 				t.row("code", v.Code)
 				t.row("campaign", v.Campaign)
 				if v.Benefit != nil {
-					t.row("benefit", benefitText(*v.Benefit))
+					t.row("benefit", v.Benefit.String())
 				}
 				discount := money(v.Discount, v.Currency)
 				if req.OrderAmount > 0 {
@@ -126,7 +126,7 @@ func printRedemption(w io.Writer, r store.Redemption) error {
 	if r.OrderAmount > 0 {
 		t.row("order amount", money(r.OrderAmount, r.Currency))
 	}
-	t.row("benefit", benefitText(r.Benefit))
+	t.row("benefit", r.Benefit.String())
 	t.row("discount", money(r.Discount, r.Currency))
 	if r.Terminal != "" {
 		t.row("terminal", r.Terminal)

@@ -359,16 +359,23 @@ func (s *Server) campaignStats(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getCode(w http.ResponseWriter, r *http.Request) error {
-	if err := s.limits.check(r); err != nil {
-		return err
-	}
-	c, err := s.st.GetCode(mux.Vars(r)["code"])
-	s.limits.record(r, err)
+	c, err := s.lookupCode(r)
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, c)
 	return nil
+}
+
+// lookupCode finds the route's {code} as a till would: a caller that keeps
+// failing is slowed.
+func (s *Server) lookupCode(r *http.Request) (store.Code, error) {
+	if err := s.limits.check(r); err != nil {
+		return store.Code{}, err
+	}
+	c, err := s.st.GetCode(mux.Vars(r)["code"])
+	s.limits.record(r, err)
+	return c, err
 }
 
 func (s *Server) void(w http.ResponseWriter, r *http.Request) error {

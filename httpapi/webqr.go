@@ -9,7 +9,6 @@ import (
 	"net/http"
 
 	"github.com/boombuler/barcode/qr"
-	"github.com/gorilla/mux"
 
 	"promo/store"
 )
@@ -87,11 +86,7 @@ func (s *Server) codeQR(w http.ResponseWriter, r *http.Request) error {
 	if size < 64 || size > 2048 {
 		return &store.Error{Code: store.EInvalid, Field: "size", Message: fmt.Sprintf("size: want 64 to 2048 pixels, got %d", size)}
 	}
-	if err := s.limits.check(r); err != nil {
-		return err
-	}
-	c, err := s.st.GetCode(mux.Vars(r)["code"])
-	s.limits.record(r, err)
+	c, err := s.lookupCode(r)
 	if err != nil {
 		return err
 	}

@@ -118,44 +118,16 @@ func (s *Server) codeSheet(w http.ResponseWriter, r *http.Request) error {
 	}
 	return sheetTemplate.Execute(w, map[string]any{
 		"Campaign": c, "State": state, "Cards": cards, "Next": page.NextCursor,
-		"Benefit": BenefitText(c.Benefit), "Terms": campaignTerms(c),
+		"Benefit": c.Benefit.String(), "Terms": campaignTerms(c),
 		"Printed": time.Now().UTC().Format("2 Jan 2006 15:04 MST"),
 	})
-}
-
-// BenefitText says what a benefit gives, for people: "10% off",
-// "5.00 EUR off", "Free shipping", or a custom benefit's text.
-func BenefitText(b store.Benefit) string {
-	switch b.Type {
-	case store.BenefitPercent:
-		return fmt.Sprintf("%d%% off", b.Value)
-	case store.BenefitAmount:
-		return MoneyText(b.Value, b.Currency) + " off"
-	case store.BenefitFreeShipping:
-		return "Free shipping"
-	}
-	return b.Text
-}
-
-// MoneyText writes minor units as an amount with two decimals and the
-// currency, if any: "20.00 EUR".
-func MoneyText(n int64, currency string) string {
-	sign := ""
-	if n < 0 {
-		sign, n = "-", -n
-	}
-	s := fmt.Sprintf("%s%d.%02d", sign, n/100, n%100)
-	if currency != "" {
-		s += " " + currency
-	}
-	return s
 }
 
 // campaignTerms are the conditions printed under a campaign's benefit.
 func campaignTerms(c *store.Campaign) string {
 	var t []string
 	if c.MinOrder > 0 {
-		t = append(t, "on orders from "+MoneyText(c.MinOrder, c.Benefit.Currency))
+		t = append(t, "on orders from "+store.FormatMoney(c.MinOrder, c.Benefit.Currency))
 	}
 	if c.StartsAt != nil {
 		t = append(t, "from "+c.StartsAt.UTC().Format("2 Jan 2006"))

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -39,26 +38,9 @@ func ReadAssignRows(r io.Reader, channel string) ([]AssignRow, error) {
 	if !contains(Channels, channel) {
 		return nil, fieldErr("channel", "want one of %s, got %q", strings.Join(Channels, ", "), channel)
 	}
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
-	cr.TrimLeadingSpace = true
 	cols := map[string]int{"customer_id": 0}
 	var rows []AssignRow
-	var problems []ImportProblem
-	for first := true; ; first = false {
-		rec, err := cr.Read()
-		if err == io.EOF {
-			break
-		}
-		line, _ := cr.FieldPos(0)
-		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				problems = append(problems, ImportProblem{Line: pe.Line, Reason: "not readable CSV: " + pe.Err.Error()})
-				continue
-			}
-			return nil, fieldErr("file", "reading: %v", err)
-		}
+	problems, err := readCSV(r, func(rec []string, line int, first bool) (*ImportProblem, error) {
 		if first {
 			names := map[string]int{}
 			for i, h := range rec {
@@ -71,7 +53,7 @@ func ReadAssignRows(r io.Reader, channel string) ([]AssignRow, error) {
 						cols[c] = j
 					}
 				}
-				continue
+				return nil, nil
 			}
 			if len(rec) > 1 {
 				return nil, fieldErr("file", "line 1 has %d columns but no header naming a customer_id column; add one, or give one customer id a line", len(rec))
@@ -85,20 +67,22 @@ func ReadAssignRows(r io.Reader, channel string) ([]AssignRow, error) {
 		}
 		row := AssignRow{CustomerID: get("customer_id"), Email: get("email"), Name: get("name"), Channel: firstNonEmpty(get("channel"), channel)}
 		if row.CustomerID == "" && row.Email == "" && row.Name == "" {
-			continue
+			return nil, nil
 		}
 		if err := checkText("customer_id", row.CustomerID, 128, true); err != nil {
-			problems = append(problems, ImportProblem{Line: line, Code: truncate(row.CustomerID, 70), Reason: ErrorMessage(err)})
-			continue
+			return &ImportProblem{Code: truncate(row.CustomerID, 70), Reason: ErrorMessage(err)}, nil
 		}
 		if !contains(Channels, row.Channel) {
-			problems = append(problems, ImportProblem{Line: line, Code: row.CustomerID, Reason: fmt.Sprintf("channel %q is not one of %s", truncate(row.Channel, 20), strings.Join(Channels, ", "))})
-			continue
+			return &ImportProblem{Code: row.CustomerID, Reason: fmt.Sprintf("channel %q is not one of %s", truncate(row.Channel, 20), strings.Join(Channels, ", "))}, nil
 		}
 		if len(rows) == MaxAssignRows {
 			return nil, fieldErr("file", "more than %d customers; split the file", MaxAssignRows)
 		}
 		rows = append(rows, row)
+		return nil, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(problems) > 0 {
 		return nil, &Error{Code: EInvalid, Field: "file", Details: problems,

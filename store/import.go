@@ -3,8 +3,6 @@ package store
 import (
 	"bytes"
 	"context"
-	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -63,57 +61,41 @@ type importLine struct {
 // readImport reads one code a line, or CSV with a header naming a code
 // column. It reports malformed lines and repeats within the file.
 func readImport(r io.Reader) (lines []importLine, header bool, problems []ImportProblem, err error) {
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
-	cr.LazyQuotes = true
-	cr.ReuseRecord = true
 	col := 0
 	seen := map[string]int{}
-	for first := true; ; first = false {
-		rec, err := cr.Read()
-		if err == io.EOF {
-			break
-		}
-		line, _ := cr.FieldPos(0)
-		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				problems = append(problems, ImportProblem{Line: pe.Line, Reason: "not readable CSV: " + pe.Err.Error()})
-				continue
-			}
-			return nil, false, nil, fieldErr("file", "reading: %v", err)
-		}
+	problems, err = readCSV(r, func(rec []string, line int, first bool) (*ImportProblem, error) {
 		if first {
 			if i := slices.IndexFunc(rec, func(s string) bool { return contains(headerNames, headerName(s)) }); i >= 0 {
 				col, header = i, true
-				continue
+				return nil, nil
 			}
 			if len(rec) > 1 {
-				return nil, false, nil, fieldErr("file", "line 1 has %d columns but no header naming the code column (e.g. \"code\"); add one, or give one code a line", len(rec))
+				return nil, fieldErr("file", "line 1 has %d columns but no header naming the code column (e.g. \"code\"); add one, or give one code a line", len(rec))
 			}
 		}
 		if col >= len(rec) {
-			problems = append(problems, ImportProblem{Line: line, Reason: fmt.Sprintf("no column %d", col+1)})
-			continue
+			return &ImportProblem{Reason: fmt.Sprintf("no column %d", col+1)}, nil
 		}
 		text := strings.ToUpper(strings.TrimSpace(rec[col]))
 		if text == "" {
-			continue
+			return nil, nil
 		}
 		key, err := gen.Normalize(text)
 		if err != nil {
-			problems = append(problems, ImportProblem{Line: line, Code: truncate(text, 70), Reason: strings.TrimPrefix(err.Error(), gen.ErrMalformed.Error()+": ")})
-			continue
+			return &ImportProblem{Code: truncate(text, 70), Reason: strings.TrimPrefix(err.Error(), gen.ErrMalformed.Error()+": ")}, nil
 		}
 		if prev, ok := seen[key]; ok {
-			problems = append(problems, ImportProblem{Line: line, Code: text, Reason: fmt.Sprintf("repeats line %d (codes are compared without case, spaces and dashes, with O read as 0 and I, L as 1)", prev)})
-			continue
+			return &ImportProblem{Code: text, Reason: fmt.Sprintf("repeats line %d (codes are compared without case, spaces and dashes, with O read as 0 and I, L as 1)", prev)}, nil
 		}
 		if len(lines) == MaxImport {
-			return nil, false, nil, fieldErr("file", "more than %d codes; split the file", MaxImport)
+			return nil, fieldErr("file", "more than %d codes; split the file", MaxImport)
 		}
 		seen[key] = line
 		lines = append(lines, importLine{line: line, display: text, key: []byte(key)})
+		return nil, nil
+	})
+	if err != nil {
+		return nil, false, nil, err
 	}
 	return lines, header, problems, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -189,7 +188,8 @@ func (s *Store) applyRules(tx *bolt.Tx, req *RedeemRequest, sc screened, now tim
 		return f, 0, fieldErr("currency", "the order is in %s but the campaign is in %s", req.Currency, cur)
 	}
 	if c.MinOrder > 0 && req.OrderAmount < c.MinOrder {
-		return f, 0, Errorf(EMinOrder, "the order of %s is below this code's minimum of %s", money(req.OrderAmount), money(c.MinOrder))
+		cur := firstNonEmpty(req.Currency, c.Benefit.Currency)
+		return f, 0, Errorf(EMinOrder, "the order of %s is below this code's minimum of %s", FormatMoney(req.OrderAmount, cur), FormatMoney(c.MinOrder, cur))
 	}
 	return f, Discount(c.Benefit, req.OrderAmount), nil
 }
@@ -210,8 +210,6 @@ func Discount(b Benefit, amount int64) int64 {
 	}
 	return 0
 }
-
-func money(n int64) string { return fmt.Sprintf("%d.%02d", n/100, n%100) }
 
 // Validate tells whether req.Code could be redeemed now, and for how much,
 // without redeeming it. Refusals are in the Validation; the error is only
