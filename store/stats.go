@@ -198,7 +198,11 @@ type rejectKey struct {
 }
 
 func (s *Store) countReject(num uint32, reason string) {
-	v, _ := s.campRejects.m.LoadOrStore(rejectKey{num, reason}, new(atomic.Int64))
+	k := rejectKey{num, reason}
+	v, ok := s.campRejects.m.Load(k)
+	if !ok {
+		v, _ = s.campRejects.m.LoadOrStore(k, new(atomic.Int64))
+	}
 	v.(*atomic.Int64).Add(1)
 }
 
