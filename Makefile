@@ -42,7 +42,7 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./gen ./bloom ./store
 	$(BIN) bench
 
-bench-peers: build
+bench-peers: build  # PEERS_DIR=/path/to/shared/peers if it is not ../shared/peers
 	bash .ci/bench-peers.sh
 
 lint:

@@ -11,9 +11,13 @@
 # each run, the servers' logs and profiles, and table.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PEERS_DIR=${PEERS_DIR:-../shared/peers}
-if [ ! -x "$PEERS_DIR/run.sh" ] && [ ! -f "$PEERS_DIR/run.sh" ]; then
-  echo "bench-peers: no peers harness at $PEERS_DIR; set PEERS_DIR to the folder holding run.sh" >&2
+if [ -z "${PEERS_DIR:-}" ]; then
+  for d in ../shared/peers ../../shared/peers /work/shared/peers; do
+    [ -f "$d/run.sh" ] && { PEERS_DIR=$d; break; }
+  done
+fi
+if [ ! -f "${PEERS_DIR:-}/run.sh" ]; then
+  echo "bench-peers: no peers harness found (looked in ../shared/peers); run with PEERS_DIR=/path/to/peers" >&2
   exit 2
 fi
 PEERS_DIR=$(cd "$PEERS_DIR" && pwd)
