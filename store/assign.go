@@ -178,11 +178,7 @@ func (s *Store) nextAvailable(tx *bolt.Tx, c *Campaign) (found, int64, error) {
 
 // generateOne makes and stores one new available code for c.
 func (s *Store) generateOne(tx *bolt.Tx, c *Campaign) (found, error) {
-	var shape uint64
-	for _, o := range s.cat.Load().campaignsOfShape(c.Format) {
-		v := readVec(tx, o.Num)
-		shape += uint64(v[cGenerated] + v[cImported])
-	}
+	shape, _ := s.codeCounts(tx, c.Format)
 	if err := c.Format.CheckCapacity(shape, 1, c.MinGuessOdds); err != nil {
 		return found{}, &Error{Code: ECapacity, Message: "campaign " + c.ID + " has no available codes and no room for more: " + err.Error(), Err: err}
 	}

@@ -569,14 +569,3 @@ func (s *Store) UpdateCampaign(ctx context.Context, id string, patch CampaignPat
 	}
 	return s.Campaign(id)
 }
-
-// campaignsOfShape returns the campaigns whose codes share f's guess space.
-func (c *catalog) campaignsOfShape(f gen.Format) []*Campaign {
-	var out []*Campaign
-	for _, v := range c.byID {
-		if v.Format.SameShape(f) {
-			out = append(out, v)
-		}
-	}
-	return out
-}

@@ -3,7 +3,6 @@ package store
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"strconv"
 	"time"
 )
@@ -195,13 +194,6 @@ func batchName(n uint64) string {
 		return ""
 	}
 	return "b" + strconv.FormatUint(n, 10)
-}
-
-func parseBatchName(s string) (uint64, error) {
-	if len(s) < 2 || s[0] != 'b' {
-		return 0, fmt.Errorf("not a batch id")
-	}
-	return strconv.ParseUint(s[1:], 10, 64)
 }
 
 // unixMilli is the time of a record's unix milliseconds, nil for 0.

@@ -10,6 +10,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"promo/bloom"
+	"promo/gen"
 )
 
 // The Bloom filter covers every code ever stored; it may say yes wrongly,
@@ -63,10 +64,7 @@ func (s *Store) loadFilter() error {
 func (s *Store) buildFilter() (*bloom.Filter, uint64, error) {
 	var n uint64
 	err := s.db.View(func(tx *bolt.Tx) error {
-		for num := range s.cat.Load().byNum {
-			v := readVec(tx, num)
-			n += uint64(v[cGenerated] + v[cImported])
-		}
+		_, n = s.codeCounts(tx, gen.Format{})
 		return nil
 	})
 	if err != nil {

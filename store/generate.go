@@ -75,8 +75,11 @@ func (s *Store) generate(ctx context.Context, campaignID string, req GenerateReq
 	if c.Status == StatusArchived {
 		return GenerateResult{}, Errorf(EConflict, "campaign %q is archived; it takes no new codes", c.ID)
 	}
-	existing, total, err := s.shapeCount(c)
-	if err != nil {
+	var existing, total uint64
+	if err := s.view(func(tx *bolt.Tx) error {
+		existing, total = s.codeCounts(tx, c.Format)
+		return nil
+	}); err != nil {
 		return GenerateResult{}, err
 	}
 	if err := c.Format.CheckCapacity(existing, uint64(req.Count), c.MinGuessOdds); err != nil {
@@ -233,22 +236,18 @@ func (s *Store) insertCodes(tx *bolt.Tx, c *Campaign, batch uint64, keys [][]byt
 	return appendEvent(tx, s.now(), &Event{Type: typ, Campaign: c.ID, Batch: batchName(batch), Count: n})
 }
 
-// shapeCount returns how many codes share c's guess space, and how many
-// codes the database holds in all.
-func (s *Store) shapeCount(c *Campaign) (shape, total uint64, err error) {
-	cat := s.cat.Load()
-	err = s.view(func(tx *bolt.Tx) error {
-		for _, o := range cat.byID {
-			v := readVec(tx, o.Num)
-			n := uint64(v[cGenerated] + v[cImported])
-			total += n
-			if o.Format.SameShape(c.Format) {
-				shape += n
-			}
+// codeCounts returns, from the counters, how many codes share format f's
+// guess space (shape) and how many the database holds in all (total).
+func (s *Store) codeCounts(tx *bolt.Tx, f gen.Format) (shape, total uint64) {
+	for _, o := range s.cat.Load().byID {
+		v := readVec(tx, o.Num)
+		n := uint64(v[cGenerated] + v[cImported])
+		total += n
+		if o.Format.SameShape(f) {
+			shape += n
 		}
-		return nil
-	})
-	return shape, total, err
+	}
+	return shape, total
 }
 
 func newBatch(tx *bolt.Tx, now time.Time, b *Batch) (uint64, error) {

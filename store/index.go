@@ -41,8 +41,6 @@ func appendIndex(tx *bolt.Tx, num uint32, seq uint64, keys [][]byte) error {
 	return nil
 }
 
-var errStopIndex = errors.New("stop")
-
 // walkIndex calls fn with the position and key of each of the campaign's
 // codes from position from on, in creation order, until fn returns false.
 // key is only valid during the call.
