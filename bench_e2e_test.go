@@ -1,0 +1,37 @@
+package main
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// promo bench runs the peers' workloads against fresh servers of the built
+// binary and prints one RESULT line per figure; W3-race must PASS. Tiny
+// sizes: this checks the tool, not the speed.
+func TestBinary_BenchPrintsResults(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command(promoBin, "bench", "--runs", "1", "--n", "3000", "--clients", "4", "--k", "200",
+		"--t", "300ms", "--workloads", "W1,W1-cli,W2,W3,W3-race", "--dir", t.TempDir())
+	out, err := cmd.Output()
+	require.NoError(t, err, "%s", out)
+	got := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Split(line, "\t")
+		require.GreaterOrEqual(t, len(f), 5, line)
+		require.Equal(t, "RESULT", f[0])
+		require.Equal(t, "appliance", f[1])
+		got[f[2]] = f
+	}
+	for _, w := range []string{"W1", "disk", "W1-cli", "W2", "W3"} {
+		require.Contains(t, got, w)
+		require.NotEqual(t, "0", got[w][3], "%s measured nothing", w)
+	}
+	require.Equal(t, "PASS", got["W3-race"][3], got["W3-race"])
+
+	bad, err := exec.Command(promoBin, "bench", "--workloads", "W9").CombinedOutput()
+	require.Error(t, err)
+	require.Contains(t, string(bad), "unknown workload")
+}
