@@ -7,9 +7,8 @@ import (
 	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"promo/gen"
+	"promo/store/kv"
 )
 
 // Channels through which a code reaches a customer. ChannelReferral marks
@@ -62,7 +61,7 @@ func (s *Store) Assign(ctx context.Context, campaignID string, req AssignRequest
 		return Code{}, err
 	}
 	var out Code
-	err := s.update(ctx, func(tx *bolt.Tx) error {
+	err := s.update(ctx, func(tx *wtx) error {
 		out = Code{}
 		if done, err := idemReplay(tx, req.Idempotency, &out); done {
 			return err
@@ -74,14 +73,14 @@ func (s *Store) Assign(ctx context.Context, campaignID string, req AssignRequest
 	return out, err
 }
 
-func (s *Store) assignTx(tx *bolt.Tx, campaignID, customer, channel string) (Code, error) {
+func (s *Store) assignTx(tx *wtx, campaignID, customer, channel string) (Code, error) {
 	c, err := s.campaign(campaignID)
 	if err != nil {
 		return Code{}, err
 	}
 	now := s.now().UTC()
-	if key := tx.Bucket(bucketCustomers).Get(custKey(customer, 'a', u32(c.Num))); key != nil {
-		v := tx.Bucket(bucketCodes).Get(key)
+	if key := tx.Get(bucketCustomers, custKey(customer, 'a', u32(c.Num))); key != nil {
+		v := tx.Get(bucketCodes, key)
 		rec, err := decodeCodeRec(v)
 		if err != nil {
 			return Code{}, internal(err, "read the assigned code")
@@ -97,16 +96,14 @@ func (s *Store) assignTx(tx *bolt.Tx, campaignID, customer, channel string) (Cod
 		return Code{}, err
 	}
 	key, _ := gen.Normalize(code.Code)
-	if err := tx.Bucket(bucketCustomers).Put(custKey(customer, 'a', u32(c.Num)), []byte(key)); err != nil {
-		return Code{}, err
-	}
+	tx.Put(bucketCustomers, custKey(customer, 'a', u32(c.Num)), []byte(key))
 	return code, nil
 }
 
 // assignFresh gives the customer the campaign's next available code (or a
 // new one) without looking at what the customer already has. It checks its
 // rules before writing.
-func (s *Store) assignFresh(tx *bolt.Tx, c *Campaign, customer, channel string, now time.Time) (Code, error) {
+func (s *Store) assignFresh(tx *wtx, c *Campaign, customer, channel string, now time.Time) (Code, error) {
 	switch {
 	case c.Status == StatusArchived:
 		return Code{}, Errorf(EConflict, "campaign %q is archived; it gives out no codes", c.ID)
@@ -140,9 +137,7 @@ func (s *Store) assignFresh(tx *bolt.Tx, c *Campaign, customer, channel string, 
 			return Code{}, err
 		}
 	}
-	if err := tx.Bucket(bucketCustomers).Put(custKey(customer, 'c', f.key), nil); err != nil {
-		return Code{}, err
-	}
+	tx.Put(bucketCustomers, custKey(customer, 'c', f.key), nil)
 	out := codeView(string(f.key), f.rec, c)
 	return out, appendEvent(tx, now, &Event{Type: EventCodeAssigned, Campaign: c.ID, Code: out.Code,
 		CustomerID: customer, Channel: channel})
@@ -151,16 +146,15 @@ func (s *Store) assignFresh(tx *bolt.Tx, c *Campaign, customer, channel string, 
 // nextAvailable walks the campaign's codes in creation order from its
 // assign cursor to the first available one. It returns the code (key nil
 // when none is left) and the cursor to store: one past it.
-func (s *Store) nextAvailable(tx *bolt.Tx, c *Campaign) (found, int64, error) {
+func (s *Store) nextAvailable(tx kv.Tx, c *Campaign) (found, int64, error) {
 	v := readVec(tx, c.Num)
 	if v[cStAvailable] == 0 {
 		return found{}, v[cAssignCursor], nil
 	}
-	codes := tx.Bucket(bucketCodes)
 	var out found
 	var next int64
 	err := walkIndex(tx, c.Num, uint64(v[cAssignCursor]), func(seq uint64, key []byte) (bool, error) {
-		rec, err := decodeCodeRec(codes.Get(key))
+		rec, err := decodeCodeRec(tx.Get(bucketCodes, key))
 		if err != nil {
 			return false, internal(err, "read code")
 		}
@@ -177,7 +171,7 @@ func (s *Store) nextAvailable(tx *bolt.Tx, c *Campaign) (found, int64, error) {
 }
 
 // generateOne makes and stores one new available code for c.
-func (s *Store) generateOne(tx *bolt.Tx, c *Campaign) (found, error) {
+func (s *Store) generateOne(tx *wtx, c *Campaign) (found, error) {
 	shape, _ := s.codeCounts(tx, c.Format)
 	if err := c.Format.CheckCapacity(shape, 1, c.MinGuessOdds); err != nil {
 		return found{}, &Error{Code: ECapacity, Message: "campaign " + c.ID + " has no available codes and no room for more: " + err.Error(), Err: err}
@@ -186,13 +180,12 @@ func (s *Store) generateOne(tx *bolt.Tx, c *Campaign) (found, error) {
 	if err != nil {
 		return found{}, internal(err, "make a generator")
 	}
-	codes := tx.Bucket(bucketCodes)
 	for tries := 0; tries < 100; tries++ {
 		key, err := g.AppendKey(nil, 0, 0)
 		if err != nil {
 			return found{}, internal(err, "draw a random code")
 		}
-		if s.filter.Load().Test(key) && codes.Get(key) != nil {
+		if s.filter.Load().Test(key) && tx.Get(bucketCodes, key) != nil {
 			continue
 		}
 		if err := s.insertCodes(tx, c, 0, [][]byte{key}, nil, cGenerated); err != nil {

@@ -45,7 +45,7 @@ func peakHeap() (stop func() float64) {
 
 func benchStore(b *testing.B, opts Options) *Store {
 	b.Helper()
-	s, err := Open(filepath.Join(b.TempDir(), "bench.db"), opts)
+	s, err := openTest(filepath.Join(b.TempDir(), "bench.db"), opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func storeWith1M(b *testing.B) *Store {
 			lookupStore.err = err
 			return
 		}
-		s, err := Open(filepath.Join(dir, "lookup.db"), Options{})
+		s, err := openTest(filepath.Join(dir, "lookup.db"), Options{})
 		if err != nil {
 			lookupStore.err = err
 			return

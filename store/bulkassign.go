@@ -7,8 +7,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // MaxAssignRows is the most customers one AssignMany call takes.
@@ -104,7 +102,7 @@ func (s *Store) AssignMany(ctx context.Context, campaignID string, rows []Assign
 		chunk := rows[:min(len(rows), assignChunk)]
 		rows = rows[len(chunk):]
 		out := slices.Clone(chunk)
-		err := s.update(ctx, func(tx *bolt.Tx) error {
+		err := s.update(ctx, func(tx *wtx) error {
 			for i := range out {
 				code, err := s.assignTx(tx, campaignID, out[i].CustomerID, out[i].Channel)
 				if err != nil && i > 0 && isRuleError(err) {

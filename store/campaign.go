@@ -10,9 +10,8 @@ import (
 	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"promo/gen"
+	"promo/store/kv"
 )
 
 // Campaign kinds.
@@ -371,16 +370,18 @@ type catalog struct {
 	matchers []*gen.Matcher // one per distinct format shape
 }
 
-func loadCatalog(tx *bolt.Tx) (*catalog, error) {
+func loadCatalog(tx kv.Tx) (*catalog, error) {
 	cat := &catalog{byID: map[string]*Campaign{}, byNum: map[uint32]*Campaign{}}
-	err := tx.Bucket(bucketCampaigns).ForEach(func(k, v []byte) error {
-		c, err := decodeCampaign(v)
-		if err != nil {
-			return fmt.Errorf("campaign %q: %w", k, err)
+	var err error
+	tx.Scan(bucketCampaigns, kv.All, func(k, v []byte) bool {
+		var c *Campaign
+		if c, err = decodeCampaign(v); err != nil {
+			err = fmt.Errorf("campaign %q: %w", k, err)
+			return false
 		}
 		cat.byID[c.ID] = c
 		cat.byNum[c.Num] = c
-		return nil
+		return true
 	})
 	if err != nil {
 		return nil, err
@@ -409,9 +410,9 @@ func (c *catalog) sorted() []*Campaign {
 }
 
 // refreshCatalog reloads the catalog after tx commits.
-func (s *Store) refreshCatalog(tx *bolt.Tx) {
-	tx.OnCommit(func() {
-		err := s.db.View(func(tx *bolt.Tx) error {
+func (s *Store) refreshCatalog(tx *wtx) {
+	tx.onCommit(func() {
+		err := s.db.View(func(tx kv.Tx) error {
 			cat, err := loadCatalog(tx)
 			if err == nil {
 				s.cat.Store(cat)
@@ -431,20 +432,21 @@ func (s *Store) campaign(id string) (*Campaign, error) {
 	return nil, Errorf(ENotFound, "no campaign %q", id)
 }
 
-func putCampaign(tx *bolt.Tx, c *Campaign) error {
+func putCampaign(tx *wtx, c *Campaign) error {
 	cp := *c
 	cp.Counts = nil
 	b, err := json.Marshal(storedCampaign{Campaign: &cp, Num: c.Num})
 	if err != nil {
 		return err
 	}
-	return tx.Bucket(bucketCampaigns).Put([]byte(c.ID), b)
+	tx.Put(bucketCampaigns, []byte(c.ID), b)
+	return nil
 }
 
 // getCampaignTx reads a campaign as tx sees it, for operations that change
 // campaigns (the catalog may lag within a shared transaction).
-func getCampaignTx(tx *bolt.Tx, id string) (*Campaign, error) {
-	v := tx.Bucket(bucketCampaigns).Get([]byte(id))
+func getCampaignTx(tx kv.Tx, id string) (*Campaign, error) {
+	v := tx.Get(bucketCampaigns, []byte(id))
 	if v == nil {
 		return nil, Errorf(ENotFound, "no campaign %q", id)
 	}
@@ -465,23 +467,16 @@ func (s *Store) CreateCampaign(ctx context.Context, spec CampaignSpec) (*Campaig
 	if err != nil {
 		return nil, err
 	}
-	err = s.update(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketCampaigns)
-		if b.Get([]byte(c.ID)) != nil {
+	err = s.update(ctx, func(tx *wtx) error {
+		if tx.Get(bucketCampaigns, []byte(c.ID)) != nil {
 			return Errorf(EConflict, "campaign %q already exists; pick another id", c.ID)
 		}
-		if c.Referral != nil && b.Get([]byte(c.Referral.RewardCampaign)) == nil {
+		if c.Referral != nil && tx.Get(bucketCampaigns, []byte(c.Referral.RewardCampaign)) == nil {
 			return &Error{Code: ENotFound, Field: "referral.reward_campaign",
 				Message: fmt.Sprintf("referral.reward_campaign: no campaign %q; create it first", c.Referral.RewardCampaign)}
 		}
-		seq, err := tx.Bucket(bucketCampNums).NextSequence()
-		if err != nil {
-			return err
-		}
-		c.Num = uint32(seq)
-		if err := tx.Bucket(bucketCampNums).Put(numKey(c.Num), []byte(c.ID)); err != nil {
-			return err
-		}
+		c.Num = uint32(tx.nextSeq(seqCampaigns))
+		tx.Put(bucketCampNums, numKey(c.Num), []byte(c.ID))
 		if err := putCampaign(tx, c); err != nil {
 			return err
 		}
@@ -501,7 +496,7 @@ func (s *Store) Campaign(id string) (*Campaign, error) {
 		return nil, err
 	}
 	out := *c
-	err = s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx kv.Tx) error {
 		counts := readCounts(tx, c.Num)
 		out.Counts = &counts
 		return nil
@@ -513,7 +508,7 @@ func (s *Store) Campaign(id string) (*Campaign, error) {
 func (s *Store) Campaigns() ([]*Campaign, error) {
 	list := s.cat.Load().sorted()
 	out := make([]*Campaign, len(list))
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx kv.Tx) error {
 		for i, c := range list {
 			cp := *c
 			counts := readCounts(tx, c.Num)
@@ -528,7 +523,7 @@ func (s *Store) Campaigns() ([]*Campaign, error) {
 // UpdateCampaign applies patch: name, dates, status. An archived campaign
 // cannot change status again. It returns not_found or invalid_request.
 func (s *Store) UpdateCampaign(ctx context.Context, id string, patch CampaignPatch) (*Campaign, error) {
-	err := s.update(ctx, func(tx *bolt.Tx) error {
+	err := s.update(ctx, func(tx *wtx) error {
 		c, err := getCampaignTx(tx, id)
 		if err != nil {
 			return err

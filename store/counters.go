@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"promo/store/kv"
 )
 
 // Counts are a campaign's counters. They change in the same transaction as
@@ -96,20 +96,20 @@ func encodeVec(v []int64) []byte {
 }
 
 // bump adds deltas (pairs of index, amount) to the vector at key.
-func bump(tx *bolt.Tx, key []byte, n int, deltas ...int64) error {
-	b := tx.Bucket(bucketCounters)
-	v := decodeVec(b.Get(key), n)
+func bump(tx *wtx, key []byte, n int, deltas ...int64) error {
+	v := decodeVec(tx.Get(bucketCounters, key), n)
 	for i := 0; i+1 < len(deltas); i += 2 {
 		v[deltas[i]] += deltas[i+1]
 	}
-	return b.Put(key, encodeVec(v))
+	tx.Put(bucketCounters, key, encodeVec(v))
+	return nil
 }
 
-func readVec(tx *bolt.Tx, num uint32) []int64 {
-	return decodeVec(tx.Bucket(bucketCounters).Get(counterKey(num, dimTotal, nil)), nCounters)
+func readVec(tx kv.Tx, num uint32) []int64 {
+	return decodeVec(tx.Get(bucketCounters, counterKey(num, dimTotal, nil)), nCounters)
 }
 
-func readCounts(tx *bolt.Tx, num uint32) Counts {
+func readCounts(tx kv.Tx, num uint32) Counts {
 	return countsOf(readVec(tx, num))
 }
 

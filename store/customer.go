@@ -1,10 +1,9 @@
 package store
 
 import (
-	"bytes"
 	"encoding/binary"
 
-	bolt "go.etcd.io/bbolt"
+	"promo/store/kv"
 )
 
 // CustomerView is what promo knows about one customer: the codes given to
@@ -25,21 +24,21 @@ func (s *Store) Customer(id string) (CustomerView, error) {
 	}
 	out := CustomerView{CustomerID: id, Codes: []Code{}, Rewards: []Code{}, Redemptions: []Redemption{}}
 	cat := s.cat.Load()
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx kv.Tx) error {
 		pfx := append([]byte(id), 0)
-		cur := tx.Bucket(bucketCustomers).Cursor()
-		codes := tx.Bucket(bucketCodes)
-		for k, _ := cur.Seek(pfx); k != nil && bytes.HasPrefix(k, pfx); k, _ = cur.Next() {
+		var err error
+		tx.Scan(bucketCustomers, kv.Prefix(pfx), func(k, _ []byte) bool {
 			tag, rest := k[len(pfx)], k[len(pfx)+1:]
 			switch tag {
 			case 'c':
-				rec, err := decodeCodeRec(codes.Get(rest))
-				if err != nil {
-					return internal(err, "read code")
+				var rec codeRec
+				if rec, err = decodeCodeRec(tx.Get(bucketCodes, rest)); err != nil {
+					err = internal(err, "read code")
+					return false
 				}
 				c := cat.byNum[rec.camp]
 				if c == nil {
-					continue
+					return true
 				}
 				code := codeView(string(rest), rec, c)
 				if rec.channel == ChannelReferral {
@@ -48,14 +47,15 @@ func (s *Store) Customer(id string) (CustomerView, error) {
 					out.Codes = append(out.Codes, code)
 				}
 			case 'r':
-				r, err := getRedemption(tx, binary.BigEndian.Uint64(rest))
-				if err != nil {
-					return err
+				var r Redemption
+				if r, err = getRedemption(tx, binary.BigEndian.Uint64(rest)); err != nil {
+					return false
 				}
 				out.Redemptions = append(out.Redemptions, r)
 			}
-		}
-		return nil
+			return true
+		})
+		return err
 	})
 	if err == nil && len(out.Codes)+len(out.Rewards)+len(out.Redemptions) == 0 {
 		return out, Errorf(ENotFound, "no customer %q: no code was assigned to them and they redeemed none", truncate(id, 70))
@@ -75,22 +75,23 @@ func (s *Store) EachRedemption(campaignID string, fn func(Redemption) error) err
 	for {
 		n := 0
 		var fnErr error // the caller's own error, returned as it is
-		err := s.view(func(tx *bolt.Tx) error {
-			cur := tx.Bucket(bucketRedemptions).Cursor()
-			for k, _ := cur.Seek(seqKey(from)); k != nil && n < 4096; k, _ = cur.Next() {
+		err := s.view(func(tx kv.Tx) error {
+			var err error
+			tx.Scan(bucketRedemptions, kv.From(seqKey(from)), func(k, _ []byte) bool {
 				id := binary.BigEndian.Uint64(k)
-				r, err := getRedemption(tx, id)
-				if err != nil {
-					return err
+				var r Redemption
+				if r, err = getRedemption(tx, id); err != nil {
+					return false
 				}
 				from, n = id+1, n+1
 				if campaignID == "" || r.Campaign == campaignID {
 					if fnErr = fn(r); fnErr != nil {
-						return fnErr
+						return false
 					}
 				}
-			}
-			return nil
+				return n < 4096
+			})
+			return err
 		})
 		if fnErr != nil {
 			return fnErr

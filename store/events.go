@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"promo/store/kv"
 )
 
 // Event types.
@@ -51,15 +51,11 @@ type Event struct {
 
 func seqKey(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
 
-func appendEvent(tx *bolt.Tx, now time.Time, e *Event) error {
-	b := tx.Bucket(bucketEvents)
-	seq, err := b.NextSequence()
-	if err != nil {
-		return err
-	}
-	e.Seq, e.Time = seq, now.UTC()
-	b.FillPercent = 1
-	return b.Put(seqKey(seq), e.appendJSON(nil))
+func appendEvent(tx *wtx, now time.Time, e *Event) error {
+	e.Seq, e.Time = tx.nextSeq(seqEvents), now.UTC()
+	tx.events = true
+	tx.Put(bucketEvents, seqKey(e.Seq), e.appendJSON(nil))
+	return nil
 }
 
 // Events returns up to limit events with Seq > after, oldest first.
@@ -68,16 +64,17 @@ func (s *Store) Events(after uint64, limit int) ([]Event, error) {
 		limit = 10_000
 	}
 	out := []Event{}
-	err := s.view(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketEvents).Cursor()
-		for k, v := c.Seek(seqKey(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
+	err := s.view(func(tx kv.Tx) error {
+		var err error
+		tx.Scan(bucketEvents, kv.From(seqKey(after+1)), func(_, v []byte) bool {
 			var e Event
-			if err := json.Unmarshal(v, &e); err != nil {
-				return err
+			if err = json.Unmarshal(v, &e); err != nil {
+				return false
 			}
 			out = append(out, e)
-		}
-		return nil
+			return len(out) < limit
+		})
+		return err
 	})
 	return out, err
 }
@@ -85,8 +82,8 @@ func (s *Store) Events(after uint64, limit int) ([]Event, error) {
 // LastEventSeq returns the newest event's sequence number (0 when none).
 func (s *Store) LastEventSeq() (uint64, error) {
 	var n uint64
-	err := s.view(func(tx *bolt.Tx) error {
-		n = tx.Bucket(bucketEvents).Sequence()
+	err := s.view(func(tx kv.Tx) error {
+		n = readSeq(tx, seqEvents)
 		return nil
 	})
 	return n, err

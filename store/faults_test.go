@@ -1,13 +1,22 @@
 package store
 
 import (
+	"encoding/binary"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"promo/store/kv/wal"
+	"promo/store/kv/walkv"
 )
 
 // withFileSizeLimit sets the process's soft file-size limit (RLIMIT_FSIZE)
@@ -28,7 +37,7 @@ func withFileSizeLimit(t *testing.T, limit uint64, fn func()) {
 // keep working, and writes work again once there is room.
 func TestStore_FullDisk_RefusesCleanlyAndResumes(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "promo.db")
-	s, err := Open(path, Options{ChunkSize: 20_000})
+	s, err := openTest(path, Options{ChunkSize: 20_000})
 	require.NoError(t, err)
 	defer s.Close()
 	mustCampaign(t, s, CampaignSpec{ID: "c"})
@@ -65,20 +74,40 @@ func TestStore_FullDisk_RefusesCleanlyAndResumes(t *testing.T) {
 	require.Equal(t, 300_000, res.Generated)
 }
 
-// A database file that became read-only (here: immutable, which binds even
-// root) refuses writes clearly, keeps answering reads, and resumes when it is
-// writable again.
+// The files a write reaches before it is acknowledged: the log's segments
+// with the write-ahead log, the database file without.
+func writtenFiles(t *testing.T, path string) []string {
+	if *engineFlag == "bolt" {
+		return []string{path}
+	}
+	segs, err := filepath.Glob(filepath.Join(LogPath(path), "*.wal"))
+	require.NoError(t, err)
+	require.NotEmpty(t, segs)
+	return segs
+}
+
+func chattr(t *testing.T, flag string, files ...string) {
+	t.Helper()
+	out, err := exec.Command("chattr", append([]string{flag}, files...)...).CombinedOutput()
+	if err != nil && flag == "+i" {
+		t.Skipf("cannot make files immutable here (chattr +i: %v %s); the disk-full tests cover refusals", err, out)
+	}
+	require.NoError(t, err, "%s", out)
+}
+
+// Files that became read-only (here: immutable, which binds even root)
+// refuse writes clearly, reads keep answering, and writes resume when they
+// are writable again.
 func TestStore_ReadOnlyFile_RefusesCleanlyAndResumes(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "promo.db")
-	s, err := Open(path, Options{})
+	s, err := openTest(path, Options{})
 	require.NoError(t, err)
 	defer s.Close()
 	mustCampaign(t, s, CampaignSpec{ID: "c"})
 	codes := mustGenerate(t, s, "c", 10)
-	if out, err := exec.Command("chattr", "+i", path).CombinedOutput(); err != nil {
-		t.Skipf("cannot make the file immutable here (chattr +i: %v %s); the disk-full test covers refusals", err, out)
-	}
-	defer exec.Command("chattr", "-i", path).Run()
+	files := writtenFiles(t, path)
+	chattr(t, "+i", files...)
+	defer exec.Command("chattr", append([]string{"-i"}, files...)...).Run()
 
 	_, err = s.Redeem(ctx, RedeemRequest{Code: codes[0]})
 	require.Equal(t, EUnavailable, ErrorCode(err), "%v", err)
@@ -87,10 +116,318 @@ func TestStore_ReadOnlyFile_RefusesCleanlyAndResumes(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, v.Valid, "the refused redemption was not recorded")
 
-	require.NoError(t, exec.Command("chattr", "-i", path).Run())
+	chattr(t, "-i", files...)
 	_, err = s.Redeem(ctx, RedeemRequest{Code: codes[0]})
 	require.NoError(t, err)
 	findings, err := s.Check(ctx)
 	require.NoError(t, err)
 	require.Empty(t, findings)
+}
+
+// Behind the log, a database file that cannot be written does not stop
+// redemptions: they are durable in the log, visible at once, and reach the
+// file once it is writable again.
+func TestStore_ReadOnlyDatabaseFileBehindTheLog(t *testing.T) {
+	if *engineFlag != "wal" {
+		t.Skip("only the write-ahead log's engine acknowledges writes before the database file takes them")
+	}
+	path := filepath.Join(t.TempDir(), "promo.db")
+	s, err := openTest(path, Options{Log: walkv.Options{Interval: 5 * time.Millisecond}})
+	require.NoError(t, err)
+	defer s.Close()
+	mustCampaign(t, s, CampaignSpec{ID: "c"})
+	codes := mustGenerate(t, s, "c", 20)
+	chattr(t, "+i", path)
+	defer exec.Command("chattr", "-i", path).Run()
+	for _, code := range codes[:10] {
+		_, err := s.Redeem(ctx, RedeemRequest{Code: code})
+		require.NoError(t, err)
+	}
+	time.Sleep(50 * time.Millisecond) // checkpoints try, and fail
+	st := s.Storage().Log
+	require.Less(t, st.AppliedLSN, st.LastLSN, "the file did not take the writes")
+	c, err := s.GetCode(codes[9])
+	require.NoError(t, err)
+	require.Equal(t, "redeemed", c.State, "reads see the log")
+
+	chattr(t, "-i", path)
+	require.Eventually(t, func() bool {
+		st := s.Storage().Log
+		return st.AppliedLSN == st.LastLSN
+	}, 10*time.Second, 10*time.Millisecond)
+	findings, err := s.Check(ctx)
+	require.NoError(t, err)
+	require.Empty(t, findings)
+}
+
+// When the log cannot grow (a full disk, simulated by a file-size limit)
+// redemptions are refused cleanly, nothing acknowledged is lost, and
+// service resumes when there is room.
+func TestStore_LogDiskFull_RefusesCleanlyAndResumes(t *testing.T) {
+	if *engineFlag != "wal" {
+		t.Skip("the database file's own full-disk test covers the engine without the log")
+	}
+	path := filepath.Join(t.TempDir(), "promo.db")
+	const seg = 256 << 10
+	s, err := openTest(path, Options{Log: walkv.Options{Log: wal.Options{MaxSegment: seg}}})
+	require.NoError(t, err)
+	defer s.Close()
+	mustCampaign(t, s, CampaignSpec{ID: "c", MaxRedemptionsPerCode: ptr(1_000_000)})
+	codes := mustGenerate(t, s, "c", 2)
+	var acked []string
+	withFileSizeLimit(t, seg/2, func() {
+		for i := 0; i < 10_000; i++ {
+			r, err := s.Redeem(ctx, RedeemRequest{Code: codes[0], OrderID: strings.Repeat("o", 100)})
+			if err != nil {
+				require.Equal(t, EUnavailable, ErrorCode(err), "%v", err)
+				require.Contains(t, ErrorMessage(err), "nothing was written")
+				break
+			}
+			acked = append(acked, r.ID)
+		}
+		require.Less(t, len(acked), 10_000, "the limit was reached")
+		_, err := s.GetCode(codes[0])
+		require.NoError(t, err, "reads still answer")
+	})
+	_, err = s.Redeem(ctx, RedeemRequest{Code: codes[1]})
+	require.NoError(t, err, "service resumes")
+	require.NoError(t, s.Close())
+	s2, err := openTest(path, Options{})
+	require.NoError(t, err)
+	defer s2.Close()
+	c, err := s2.GetCode(codes[0])
+	require.NoError(t, err)
+	require.Equal(t, len(acked), c.RedemptionCount, "every acknowledged redemption is there")
+	s = s2
+	findings, err := s.Check(ctx)
+	require.NoError(t, err)
+	require.Empty(t, findings)
+}
+
+// A failed fdatasync of the log stops the store's writes for good (it is
+// never retried) and calls OnFatal, whose default exits with status 3; a
+// restart finds every acknowledged write.
+func TestStore_FailedLogSyncIsFatal(t *testing.T) {
+	if *engineFlag != "wal" {
+		t.Skip("only the write-ahead log syncs on its own")
+	}
+	path := filepath.Join(t.TempDir(), "promo.db")
+	var fail atomic.Bool
+	fatal := make(chan error, 10)
+	opts := Options{OnFatal: func(err error) { fatal <- err }, Log: walkv.Options{Log: wal.Options{Sync: func(f *os.File) error {
+		if fail.Load() {
+			return syscall.EIO
+		}
+		return f.Sync()
+	}}}}
+	s, err := openTest(path, opts)
+	require.NoError(t, err)
+	mustCampaign(t, s, CampaignSpec{ID: "c"})
+	codes := mustGenerate(t, s, "c", 10)
+	r1, err := s.Redeem(ctx, RedeemRequest{Code: codes[0]})
+	require.NoError(t, err)
+	fail.Store(true)
+	_, err = s.Redeem(ctx, RedeemRequest{Code: codes[1]})
+	require.Equal(t, EUnavailable, ErrorCode(err), "%v", err)
+	require.Contains(t, ErrorMessage(err), "could not be synced")
+	require.ErrorIs(t, <-fatal, wal.ErrSync)
+	fail.Store(false)
+	_, err = s.Redeem(ctx, RedeemRequest{Code: codes[2]})
+	require.Equal(t, EUnavailable, ErrorCode(err), "no write after a failed sync")
+	s.Close()
+
+	s, err = openTest(path, Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	c, err := s.GetCode(codes[0])
+	require.NoError(t, err)
+	require.Equal(t, r1.ID, c.Redemptions[0].ID)
+	for _, code := range codes[2:] {
+		v, err := s.Validate(RedeemRequest{Code: code})
+		require.NoError(t, err)
+		require.True(t, v.Valid, "the refused redemption is not there")
+	}
+	findings, err := s.Check(ctx)
+	require.NoError(t, err)
+	require.Empty(t, findings)
+}
+
+// The default OnFatal exits with status 3: run in a child process.
+func TestStore_FailedLogSync_ExitsWithStatus3(t *testing.T) {
+	if *engineFlag != "wal" {
+		t.Skip("only the write-ahead log syncs on its own")
+	}
+	if dir := os.Getenv("PROMO_TEST_FATAL_DIR"); dir != "" {
+		var fail atomic.Bool
+		s, err := Open(filepath.Join(dir, "promo.db"), Options{Log: walkv.Options{Log: wal.Options{Sync: func(f *os.File) error {
+			if fail.Load() {
+				return syscall.EIO
+			}
+			return f.Sync()
+		}}}})
+		if err != nil {
+			os.Exit(10)
+		}
+		mustCampaign(t, s, CampaignSpec{ID: "c"})
+		fail.Store(true)
+		mustCampaign(t, s, CampaignSpec{ID: "d"}) // never returns: the process exits
+		os.Exit(11)
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestStore_FailedLogSync_ExitsWithStatus3$")
+	cmd.Env = append(os.Environ(), "PROMO_TEST_FATAL_DIR="+dir)
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	require.True(t, errors.As(err, &ee), "%v: %s", err, out)
+	require.Equal(t, 3, ee.ExitCode(), "%s", out)
+	require.Contains(t, string(out), "fdatasync")
+	s, err := Open(filepath.Join(dir, "promo.db"), Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	_, err = s.Campaign("c")
+	require.NoError(t, err, "the acknowledged write survived")
+}
+
+// crashAfterRedeeming runs a child process that redeems n codes and exits
+// without closing the store, as a crash would after the answers were
+// sent: the redemptions are in the log only. It returns the codes.
+func crashAfterRedeeming(t *testing.T, dir string, n int) []string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestStore_CrashChild$")
+	cmd.Env = append(os.Environ(), "PROMO_TEST_CRASH_DIR="+dir, fmt.Sprintf("PROMO_TEST_CRASH_N=%d", n))
+	out, err := cmd.Output()
+	require.NoError(t, err, "%s", out)
+	codes := strings.Fields(string(out))
+	require.Len(t, codes, n)
+	return codes
+}
+
+func TestStore_CrashChild(t *testing.T) {
+	dir := os.Getenv("PROMO_TEST_CRASH_DIR")
+	if dir == "" {
+		t.Skip("run by crashAfterRedeeming")
+	}
+	var n int
+	fmt.Sscan(os.Getenv("PROMO_TEST_CRASH_N"), &n)
+	s, err := Open(filepath.Join(dir, "promo.db"), Options{Log: walkv.Options{Interval: time.Hour}})
+	require.NoError(t, err)
+	mustCampaign(t, s, CampaignSpec{ID: "c"})
+	codes := mustGenerate(t, s, "c", n)
+	for _, code := range codes {
+		_, err := s.Redeem(ctx, RedeemRequest{Code: code})
+		require.NoError(t, err)
+		fmt.Println(code)
+	}
+	os.Exit(0)
+}
+
+// frames returns the offsets of the log records in a segment, and where
+// they end.
+func frames(t *testing.T, seg string) ([]int64, int64) {
+	b, err := os.ReadFile(seg)
+	require.NoError(t, err)
+	var offs []int64
+	off := int64(0)
+	for off+16 <= int64(len(b)) && binary.LittleEndian.Uint64(b[off+8:]) != 0 {
+		offs = append(offs, off)
+		off += (16 + int64(binary.LittleEndian.Uint32(b[off+4:])) + 7) &^ 7
+	}
+	return offs, off
+}
+
+func newestSegment(t *testing.T, path string) string {
+	segs, err := filepath.Glob(filepath.Join(LogPath(path), "0*.wal"))
+	require.NoError(t, err)
+	require.NotEmpty(t, segs)
+	return segs[len(segs)-1]
+}
+
+func patch(t *testing.T, file string, off int64, data []byte) {
+	f, err := os.OpenFile(file, os.O_RDWR, 0)
+	require.NoError(t, err)
+	_, err = f.WriteAt(data, off)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+}
+
+// A crash tears at most the record being written, which was never
+// acknowledged: garbage or a partial record after the last one is cut off
+// on start, and every acknowledged redemption is there.
+func TestStore_TornLogTail_LosesNothingAcknowledged(t *testing.T) {
+	if *engineFlag != "wal" {
+		t.Skip("about the write-ahead log")
+	}
+	for _, tc := range []struct {
+		name string
+		tear func(t *testing.T, seg string, end int64)
+	}{
+		{"RandomGarbage", func(t *testing.T, seg string, end int64) {
+			garbage := make([]byte, 3000)
+			for i := range garbage {
+				garbage[i] = byte(i*7 + 13)
+			}
+			patch(t, seg, end, garbage)
+		}},
+		{"PartialRecord", func(t *testing.T, seg string, end int64) {
+			// A header promising 600 bytes of which 200 arrived.
+			h := make([]byte, 16)
+			binary.LittleEndian.PutUint32(h, 0xdeadbeef)
+			binary.LittleEndian.PutUint32(h[4:], 600)
+			offs, _ := frames(t, seg)
+			last := offs[len(offs)-1]
+			b, _ := os.ReadFile(seg)
+			binary.LittleEndian.PutUint64(h[8:], binary.LittleEndian.Uint64(b[last+8:])+1)
+			patch(t, seg, end, append(h, make([]byte, 200)...))
+			patch(t, seg, end+16, []byte("half of a record"))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			codes := crashAfterRedeeming(t, dir, 30)
+			path := filepath.Join(dir, "promo.db")
+			seg := newestSegment(t, path)
+			_, end := frames(t, seg)
+			tc.tear(t, seg, end)
+
+			s, err := openTest(path, Options{})
+			require.NoError(t, err)
+			defer s.Close()
+			for _, code := range codes {
+				c, err := s.GetCode(code)
+				require.NoError(t, err)
+				require.Equal(t, "redeemed", c.State, code)
+			}
+			mustCampaign(t, s, CampaignSpec{ID: "d"})
+			_, err = s.Redeem(ctx, RedeemRequest{Code: mustGenerate(t, s, "d", 1)[0]})
+			require.NoError(t, err, "the log goes on")
+			findings, err := s.Check(ctx)
+			require.NoError(t, err)
+			require.Empty(t, findings)
+		})
+	}
+}
+
+// Damage before the end of the log is not a torn write: the store refuses
+// to start, naming the segment and the offset and saying how to recover.
+func TestStore_DamagedLog_RefusesToStart(t *testing.T) {
+	if *engineFlag != "wal" {
+		t.Skip("about the write-ahead log")
+	}
+	dir := t.TempDir()
+	crashAfterRedeeming(t, dir, 30)
+	path := filepath.Join(dir, "promo.db")
+	seg := newestSegment(t, path)
+	offs, _ := frames(t, seg)
+	require.Greater(t, len(offs), 20)
+	bad := offs[len(offs)/2]
+	b, err := os.ReadFile(seg)
+	require.NoError(t, err)
+	patch(t, seg, bad+20, []byte{b[bad+20] ^ 1})
+
+	_, err = openTest(path, Options{})
+	require.Equal(t, EUnavailable, ErrorCode(err), "%v", err)
+	msg := ErrorMessage(err)
+	for _, want := range []string{filepath.Base(seg), fmt.Sprintf("offset %d", bad), "bad checksum", "restore the database from a backup", "promo check"} {
+		require.Contains(t, msg, want)
+	}
 }

@@ -7,10 +7,9 @@ import (
 	"io/fs"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"promo/bloom"
 	"promo/gen"
+	"promo/store/kv"
 )
 
 // The Bloom filter covers every code ever stored; it may say yes wrongly,
@@ -26,8 +25,8 @@ func FilterPath(dbPath string) string { return dbPath + ".bloom" }
 func (s *Store) loadFilter() error {
 	var mark bloom.Mark
 	hasMark := false
-	err := s.db.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketMeta).Get(metaFilterMark); len(v) == len(mark) {
+	err := s.db.View(func(tx kv.Tx) error {
+		if v := tx.Get(bucketMeta, metaFilterMark); len(v) == len(mark) {
 			copy(mark[:], v)
 			hasMark = true
 		}
@@ -63,7 +62,7 @@ func (s *Store) loadFilter() error {
 // many codes as there are.
 func (s *Store) buildFilter() (*bloom.Filter, uint64, error) {
 	var n uint64
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.db.View(func(tx kv.Tx) error {
 		_, n = s.codeCounts(tx, gen.Format{})
 		return nil
 	})
@@ -71,11 +70,12 @@ func (s *Store) buildFilter() (*bloom.Filter, uint64, error) {
 		return nil, 0, classify(err, "count codes")
 	}
 	f, err := bloom.Build(max(s.opts.FilterCapacity, 2*n), bloom.DefaultFPRate, func(add func([]byte)) error {
-		return s.db.View(func(tx *bolt.Tx) error {
-			return tx.Bucket(bucketCodes).ForEach(func(k, _ []byte) error {
+		return s.db.View(func(tx kv.Tx) error {
+			tx.Scan(bucketCodes, kv.All, func(k, _ []byte) bool {
 				add(k)
-				return nil
+				return true
 			})
+			return nil
 		})
 	})
 	if err != nil {
@@ -86,12 +86,11 @@ func (s *Store) buildFilter() (*bloom.Filter, uint64, error) {
 
 // addToFilter adds keys to the filter before tx commits and marks the saved
 // filter stale in the same transaction.
-func (s *Store) addToFilter(tx *bolt.Tx, keys [][]byte) error {
+func (s *Store) addToFilter(tx *wtx, keys [][]byte) error {
 	s.filter.Load().AddMany(keys)
 	s.codesAdded.Store(true)
-	meta := tx.Bucket(bucketMeta)
-	if meta.Get(metaFilterMark) != nil {
-		return meta.Delete(metaFilterMark)
+	if tx.Get(bucketMeta, metaFilterMark) != nil {
+		tx.Delete(bucketMeta, metaFilterMark)
 	}
 	return nil
 }
@@ -99,10 +98,10 @@ func (s *Store) addToFilter(tx *bolt.Tx, keys [][]byte) error {
 // SaveFilter persists the filter when codes were added since it was last
 // loaded or saved, so that the next Open need not rebuild it.
 func (s *Store) SaveFilter() error {
-	return s.saveFilter(func(fn func(*bolt.Tx) error) error { return s.update(context.Background(), fn) })
+	return s.saveFilter(func(fn func(*wtx) error) error { return s.update(context.Background(), fn) })
 }
 
-func (s *Store) saveFilter(run func(func(*bolt.Tx) error) error) error {
+func (s *Store) saveFilter(run func(func(*wtx) error) error) error {
 	if s.opts.ReadOnly || !s.codesAdded.Load() {
 		return nil
 	}
@@ -111,10 +110,11 @@ func (s *Store) saveFilter(run func(func(*bolt.Tx) error) error) error {
 		return err
 	}
 	var snap *bloom.Filter
-	err := run(func(tx *bolt.Tx) error {
+	err := run(func(tx *wtx) error {
 		snap = s.filter.Load().Clone()
 		s.codesAdded.Store(false)
-		return tx.Bucket(bucketMeta).Put(metaFilterMark, mark[:])
+		tx.Put(bucketMeta, metaFilterMark, mark[:])
+		return nil
 	})
 	if err != nil {
 		s.codesAdded.Store(true)

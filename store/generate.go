@@ -10,9 +10,8 @@ import (
 	"slices"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"promo/gen"
+	"promo/store/kv"
 )
 
 // MaxGenerate is the most codes one Generate call makes.
@@ -76,7 +75,7 @@ func (s *Store) generate(ctx context.Context, campaignID string, req GenerateReq
 		return GenerateResult{}, Errorf(EConflict, "campaign %q is archived; it takes no new codes", c.ID)
 	}
 	var existing, total uint64
-	if err := s.view(func(tx *bolt.Tx) error {
+	if err := s.view(func(tx kv.Tx) error {
 		existing, total = s.codeCounts(tx, c.Format)
 		return nil
 	}); err != nil {
@@ -106,7 +105,7 @@ func (s *Store) generate(ctx context.Context, campaignID string, req GenerateReq
 	}
 	res := GenerateResult{Campaign: c.ID}
 	var batch uint64
-	err = s.update(ctx, func(tx *bolt.Tx) error {
+	err = s.update(ctx, func(tx *wtx) error {
 		var err error
 		batch, err = newBatch(tx, s.now(), &Batch{Campaign: c.ID, Kind: "generate", Requested: req.Count})
 		return err
@@ -132,7 +131,7 @@ func (s *Store) generate(ctx context.Context, campaignID string, req GenerateReq
 			}
 		}
 		slices.SortFunc(keys, bytes.Compare)
-		err := s.update(ctx, func(tx *bolt.Tx) error {
+		err := s.bulkUpdate(ctx, func(tx *wtx) error {
 			if err := s.makeUnique(tx, g, keys, p); err != nil {
 				return err
 			}
@@ -155,13 +154,12 @@ func (s *Store) generate(ctx context.Context, campaignID string, req GenerateReq
 // makeUnique replaces keys that exist in the database or repeat within keys
 // by fresh ones from the same cells, and leaves keys sorted. With 55 random
 // bits this almost never happens; the filter makes the check nearly free.
-func (s *Store) makeUnique(tx *bolt.Tx, g *gen.Generator, keys [][]byte, p int) error {
-	codes := tx.Bucket(bucketCodes)
+func (s *Store) makeUnique(tx kv.Tx, g *gen.Generator, keys [][]byte, p int) error {
 	f := s.filter.Load()
 	for tries := 0; ; tries++ {
 		dups := 0
 		for i, k := range keys {
-			if (i > 0 && bytes.Equal(keys[i-1], k)) || (f.Test(k) && codes.Get(k) != nil) {
+			if (i > 0 && bytes.Equal(keys[i-1], k)) || (f.Test(k) && tx.Get(bucketCodes, k) != nil) {
 				// Same cell: a key's first p random symbols name its cell.
 				fresh, err := g.AppendKey(nil, g.CellOf(k, p), p)
 				if err != nil {
@@ -185,15 +183,13 @@ func (s *Store) makeUnique(tx *bolt.Tx, g *gen.Generator, keys [][]byte, p int) 
 // the campaign's creation-order index, the counters, the batch's progress,
 // an event, and the filter (before commit). displays, when set, holds each
 // code's form as imported. counter is cGenerated or cImported.
-func (s *Store) insertCodes(tx *bolt.Tx, c *Campaign, batch uint64, keys [][]byte, displays []string, counter int64) error {
+func (s *Store) insertCodes(tx *wtx, c *Campaign, batch uint64, keys [][]byte, displays []string, counter int64) error {
 	if len(keys) == 0 {
 		return nil
 	}
 	if err := s.addToFilter(tx, keys); err != nil {
 		return err
 	}
-	codes := tx.Bucket(bucketCodes)
-	codes.FillPercent = 0.95
 	rec := codeRec{state: stateAvailable, camp: c.Num, batch: batch}
 	plain := rec.encode()
 	for i, k := range keys {
@@ -203,9 +199,7 @@ func (s *Store) insertCodes(tx *bolt.Tx, c *Campaign, batch uint64, keys [][]byt
 			r.display = displays[i]
 			val = r.encode()
 		}
-		if err := codes.Put(k, val); err != nil {
-			return err
-		}
+		tx.Put(bucketCodes, k, val)
 	}
 	// Generated codes enter the campaign's creation order shuffled: they are
 	// made in key order, and handing them out in that order would give
@@ -238,7 +232,7 @@ func (s *Store) insertCodes(tx *bolt.Tx, c *Campaign, batch uint64, keys [][]byt
 
 // codeCounts returns, from the counters, how many codes share format f's
 // guess space (shape) and how many the database holds in all (total).
-func (s *Store) codeCounts(tx *bolt.Tx, f gen.Format) (shape, total uint64) {
+func (s *Store) codeCounts(tx kv.Tx, f gen.Format) (shape, total uint64) {
 	for _, o := range s.cat.Load().byID {
 		v := readVec(tx, o.Num)
 		n := uint64(v[cGenerated] + v[cImported])
@@ -250,24 +244,20 @@ func (s *Store) codeCounts(tx *bolt.Tx, f gen.Format) (shape, total uint64) {
 	return shape, total
 }
 
-func newBatch(tx *bolt.Tx, now time.Time, b *Batch) (uint64, error) {
-	bk := tx.Bucket(bucketBatches)
-	n, err := bk.NextSequence()
-	if err != nil {
-		return 0, err
-	}
+func newBatch(tx *wtx, now time.Time, b *Batch) (uint64, error) {
+	n := tx.nextSeq(seqBatches)
 	b.ID, b.CreatedAt = batchName(n), now.UTC()
 	v, err := json.Marshal(b)
 	if err != nil {
 		return 0, err
 	}
-	return n, bk.Put(seqKey(n), v)
+	tx.Put(bucketBatches, seqKey(n), v)
+	return n, nil
 }
 
-func bumpBatch(tx *bolt.Tx, n uint64, done int) error {
-	bk := tx.Bucket(bucketBatches)
+func bumpBatch(tx *wtx, n uint64, done int) error {
 	var b Batch
-	if err := json.Unmarshal(bk.Get(seqKey(n)), &b); err != nil {
+	if err := json.Unmarshal(tx.Get(bucketBatches, seqKey(n)), &b); err != nil {
 		return fmt.Errorf("batch %d: %w", n, err)
 	}
 	b.Done += done
@@ -275,5 +265,6 @@ func bumpBatch(tx *bolt.Tx, n uint64, done int) error {
 	if err != nil {
 		return err
 	}
-	return bk.Put(seqKey(n), v)
+	tx.Put(bucketBatches, seqKey(n), v)
+	return nil
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"flag"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -30,6 +31,20 @@ func (c *clock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
+var engineFlag = flag.String("engine", "wal", "the engine the store's tests run on: wal (bbolt behind the write-ahead log, the default) or bolt (bbolt alone)")
+
+// openTest opens the store at path on the engine under test.
+func openTest(path string, opts Options) (*Store, error) {
+	switch *engineFlag {
+	case "wal":
+	case "bolt":
+		opts.NoLog = true
+	default:
+		panic("-engine: want wal or bolt, got " + *engineFlag)
+	}
+	return Open(path, opts)
+}
+
 // testStore opens a store in a temporary directory. On cleanup it closes
 // the store, reopens it and requires Check to find nothing.
 func testStore(t testing.TB, opts Options) (*Store, *clock) {
@@ -39,11 +54,11 @@ func testStore(t testing.TB, opts Options) (*Store, *clock) {
 		opts.Now = c.Now
 	}
 	path := filepath.Join(t.TempDir(), "promo.db")
-	s, err := Open(path, opts)
+	s, err := openTest(path, opts)
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		require.NoError(t, s.Close())
-		s2, err := Open(path, Options{Now: opts.Now})
+		s2, err := openTest(path, Options{Now: opts.Now})
 		require.NoError(t, err)
 		defer s2.Close()
 		findings, err := s2.Check(context.Background())

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"promo/store/kv"
 )
 
 // IdempotencyTTL is how long a first response is kept for replay.
@@ -55,11 +55,11 @@ type idemRecord struct {
 // idemReplay looks for a first response to replay. When it finds one it
 // fills out and returns (true, the first response's error); a different
 // request under the same key is idempotency_mismatch.
-func idemReplay(tx *bolt.Tx, idem *Idempotency, out any) (bool, error) {
+func idemReplay(tx kv.Tx, idem *Idempotency, out any) (bool, error) {
 	if idem == nil {
 		return false, nil
 	}
-	v := tx.Bucket(bucketIdem).Get(idem.dbKey())
+	v := tx.Get(bucketIdem, idem.dbKey())
 	if v == nil {
 		return false, nil
 	}
@@ -82,7 +82,7 @@ func idemReplay(tx *bolt.Tx, idem *Idempotency, out any) (bool, error) {
 
 // idemSave records the first response (a result or a refusal, never an
 // internal failure) and returns opErr unchanged.
-func idemSave(tx *bolt.Tx, now time.Time, idem *Idempotency, out any, opErr error) error {
+func idemSave(tx *wtx, now time.Time, idem *Idempotency, out any, opErr error) error {
 	if idem == nil || (opErr != nil && !isRuleError(opErr)) {
 		return opErr
 	}
@@ -102,9 +102,7 @@ func idemSave(tx *bolt.Tx, now time.Time, idem *Idempotency, out any, opErr erro
 	if err != nil {
 		return err
 	}
-	if err := tx.Bucket(bucketIdem).Put(idem.dbKey(), v); err != nil {
-		return err
-	}
+	tx.Put(bucketIdem, idem.dbKey(), v)
 	return opErr
 }
 
@@ -150,7 +148,7 @@ func (s *Store) idempotent(ctx context.Context, idem *Idempotency, out any, run 
 	defer s.idemLocks.lock(string(idem.dbKey()))()
 	var replayed bool
 	var prior error
-	if err := s.view(func(tx *bolt.Tx) error {
+	if err := s.view(func(tx kv.Tx) error {
 		replayed, prior = idemReplay(tx, idem, out)
 		return nil
 	}); err != nil {
@@ -163,7 +161,7 @@ func (s *Store) idempotent(ctx context.Context, idem *Idempotency, out any, run 
 	if opErr != nil && !isRuleError(opErr) {
 		return opErr
 	}
-	err := s.update(ctx, func(tx *bolt.Tx) error {
+	err := s.update(ctx, func(tx *wtx) error {
 		if err := idemSave(tx, s.now(), idem, out, opErr); err != nil && !isRuleError(err) {
 			return err
 		}
@@ -179,24 +177,22 @@ func (s *Store) idempotent(ctx context.Context, idem *Idempotency, out any, run 
 func (s *Store) purgeIdempotency(ctx context.Context) error {
 	cutoff := s.now().Add(-IdempotencyTTL)
 	var old [][]byte
-	err := s.view(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketIdem).ForEach(func(k, v []byte) error {
+	err := s.view(func(tx kv.Tx) error {
+		tx.Scan(bucketIdem, kv.All, func(k, v []byte) bool {
 			var rec idemRecord
 			if json.Unmarshal(v, &rec) == nil && rec.At.Before(cutoff) {
 				old = append(old, bytes.Clone(k))
 			}
-			return nil
+			return true
 		})
+		return nil
 	})
 	if err != nil || len(old) == 0 {
 		return err
 	}
-	return s.update(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketIdem)
+	return s.update(ctx, func(tx *wtx) error {
 		for _, k := range old {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
+			tx.Delete(bucketIdem, k)
 		}
 		return nil
 	})

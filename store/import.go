@@ -8,8 +8,6 @@ import (
 	"slices"
 	"strings"
 
-	bolt "go.etcd.io/bbolt"
-
 	"promo/gen"
 )
 
@@ -123,13 +121,12 @@ func (s *Store) Import(ctx context.Context, campaignID string, r io.Reader, opts
 	s.genMu.Lock()
 	defer s.genMu.Unlock()
 	var res ImportResult
-	err = s.update(ctx, func(tx *bolt.Tx) error {
+	err = s.bulkUpdate(ctx, func(tx *wtx) error {
 		res = ImportResult{Campaign: c.ID, Header: header, Skipped: slices.Clone(problems)}
-		codes := tx.Bucket(bucketCodes)
 		keys := make([][]byte, 0, len(lines))
 		displays := make([]string, 0, len(lines))
 		for _, l := range lines {
-			if v := codes.Get(l.key); v != nil {
+			if v := tx.Get(bucketCodes, l.key); v != nil {
 				rec, err := decodeCodeRec(v)
 				if err != nil {
 					return internal(err, "read code")

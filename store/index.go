@@ -1,11 +1,10 @@
 package store
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 
-	bolt "go.etcd.io/bbolt"
+	"promo/store/kv"
 )
 
 // A campaign's codes in creation order are kept in index pages: the key is
@@ -20,9 +19,7 @@ func indexKey(num uint32, seq uint64) []byte {
 }
 
 // appendIndex records keys as the campaign's codes from position seq on.
-func appendIndex(tx *bolt.Tx, num uint32, seq uint64, keys [][]byte) error {
-	b := tx.Bucket(bucketCampCodes)
-	b.FillPercent = 1
+func appendIndex(tx *wtx, num uint32, seq uint64, keys [][]byte) error {
 	for len(keys) > 0 {
 		n := min(len(keys), indexPageSize)
 		size := 0
@@ -33,9 +30,7 @@ func appendIndex(tx *bolt.Tx, num uint32, seq uint64, keys [][]byte) error {
 		for _, k := range keys[:n] {
 			page = append(append(page, byte(len(k))), k...)
 		}
-		if err := b.Put(indexKey(num, seq), page); err != nil {
-			return err
-		}
+		tx.Put(bucketCampCodes, indexKey(num, seq), page)
 		keys, seq = keys[n:], seq+uint64(n)
 	}
 	return nil
@@ -44,34 +39,34 @@ func appendIndex(tx *bolt.Tx, num uint32, seq uint64, keys [][]byte) error {
 // walkIndex calls fn with the position and key of each of the campaign's
 // codes from position from on, in creation order, until fn returns false.
 // key is only valid during the call.
-func walkIndex(tx *bolt.Tx, num uint32, from uint64, fn func(seq uint64, key []byte) (bool, error)) error {
+func walkIndex(tx kv.Tx, num uint32, from uint64, fn func(seq uint64, key []byte) (bool, error)) error {
 	pfx := u32(num)
-	cur := tx.Bucket(bucketCampCodes).Cursor()
-	target := indexKey(num, from)
-	k, v := cur.Seek(target)
-	if !bytes.Equal(k, target) {
-		// from may lie inside the page before.
-		if pk, pv := cur.Prev(); pk != nil && bytes.HasPrefix(pk, pfx) {
-			k, v = pk, pv
-		} else {
-			k, v = cur.Seek(target)
-		}
-	}
-	for ; k != nil && bytes.HasPrefix(k, pfx); k, v = cur.Next() {
+	// from may lie inside the page before: start at the last page that
+	// begins at or before it.
+	start := indexKey(num, from)
+	tx.Scan(bucketCampCodes, kv.Range{Start: pfx, End: indexKey(num, from+1), Reverse: true}, func(k, _ []byte) bool {
+		start = append([]byte(nil), k...)
+		return false
+	})
+	var err error
+	tx.Scan(bucketCampCodes, kv.Range{Start: start, End: kv.PrefixEnd(pfx)}, func(k, v []byte) bool {
 		seq := binary.BigEndian.Uint64(k[4:])
 		for len(v) > 0 {
 			n := int(v[0])
 			if 1+n > len(v) {
-				return errors.New("corrupt index page")
+				err = errors.New("corrupt index page")
+				return false
 			}
 			if seq >= from {
-				more, err := fn(seq, v[1:1+n])
-				if err != nil || !more {
-					return err
+				more, ferr := fn(seq, v[1:1+n])
+				if ferr != nil || !more {
+					err = ferr
+					return false
 				}
 			}
 			v, seq = v[1+n:], seq+1
 		}
-	}
-	return nil
+		return true
+	})
+	return err
 }

@@ -5,14 +5,15 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	bolt "go.etcd.io/bbolt"
+
+	"promo/store/kv"
 )
 
 func TestWalkIndex_FromAnyPosition(t *testing.T) {
 	s, _ := testStore(t, Options{})
 	sizes := map[uint32]int{1: 2500, 2: 7, 3: 1024}
 	want := map[uint32][]string{}
-	require.NoError(t, s.db.Update(func(tx *bolt.Tx) error {
+	require.NoError(t, s.update(ctx, func(tx *wtx) error {
 		for _, num := range []uint32{2, 1, 3} { // pages of campaigns interleave in the bucket
 			var keys [][]byte
 			for i := 0; i < sizes[num]; i++ {
@@ -27,7 +28,7 @@ func TestWalkIndex_FromAnyPosition(t *testing.T) {
 		}
 		return nil
 	}))
-	require.NoError(t, s.db.View(func(tx *bolt.Tx) error {
+	require.NoError(t, s.view(func(tx kv.Tx) error {
 		for num, n := range sizes {
 			for _, from := range []int{0, 1, 511, 1023, 1024, 1025, n - 1, n, n + 5} {
 				var got []string

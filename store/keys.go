@@ -14,7 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"promo/store/kv"
 )
 
 // Roles, from most to least powerful: admin ⊃ issuer ⊃ pos.
@@ -60,23 +60,24 @@ type cachedKey struct {
 	flushed  atomic.Int64
 }
 
-func (kc *keyCache) load(tx *bolt.Tx) error {
+func (kc *keyCache) load(tx kv.Tx) error {
 	m := map[[32]byte]*cachedKey{}
-	err := tx.Bucket(bucketKeys).ForEach(func(_, v []byte) error {
+	var err error
+	tx.Scan(bucketKeys, kv.All, func(_, v []byte) bool {
 		var sk storedKey
-		if err := json.Unmarshal(v, &sk); err != nil {
-			return err
+		if err = json.Unmarshal(v, &sk); err != nil {
+			return false
 		}
 		ck := &cachedKey{key: sk.Key}
-		if _, err := hex.Decode(ck.hash[:], []byte(sk.Hash)); err != nil {
-			return err
+		if _, err = hex.Decode(ck.hash[:], []byte(sk.Hash)); err != nil {
+			return false
 		}
 		if sk.LastUsedAt != nil {
 			ck.lastUsed.Store(sk.LastUsedAt.Unix())
 			ck.flushed.Store(sk.LastUsedAt.Unix())
 		}
 		m[ck.hash] = ck
-		return nil
+		return true
 	})
 	if err != nil {
 		return err
@@ -106,19 +107,16 @@ func (s *Store) CreateKey(ctx context.Context, name, role string) (Key, string, 
 	secret := "pk_" + base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(raw[:])
 	hash := sha256.Sum256([]byte(secret))
 	k := Key{Name: name, Role: role, Prefix: secret[:8], CreatedAt: s.now().UTC()}
-	err := s.update(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketKeys)
-		if b.Get([]byte(name)) != nil {
+	err := s.update(ctx, func(tx *wtx) error {
+		if tx.Get(bucketKeys, []byte(name)) != nil {
 			return Errorf(EConflict, "a key named %q exists; revoke it first or pick another name", name)
 		}
 		v, err := json.Marshal(storedKey{Key: k, Hash: hex.EncodeToString(hash[:])})
 		if err != nil {
 			return err
 		}
-		if err := b.Put([]byte(name), v); err != nil {
-			return err
-		}
-		tx.OnCommit(func() {
+		tx.Put(bucketKeys, []byte(name), v)
+		tx.onCommit(func() {
 			s.keys.mu.Lock()
 			s.keys.byHash[hash] = &cachedKey{key: k, hash: hash}
 			s.keys.mu.Unlock()
@@ -151,9 +149,8 @@ func (s *Store) Keys() ([]Key, error) {
 // RevokeKey deletes the key; requests with it fail from now on. It returns
 // not_found.
 func (s *Store) RevokeKey(ctx context.Context, name string) error {
-	return s.update(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketKeys)
-		v := b.Get([]byte(name))
+	return s.update(ctx, func(tx *wtx) error {
+		v := tx.Get(bucketKeys, []byte(name))
 		if v == nil {
 			return Errorf(ENotFound, "no key named %q", truncate(name, 70))
 		}
@@ -165,10 +162,8 @@ func (s *Store) RevokeKey(ctx context.Context, name string) error {
 		if _, err := hex.Decode(hash[:], []byte(sk.Hash)); err != nil {
 			return err
 		}
-		if err := b.Delete([]byte(name)); err != nil {
-			return err
-		}
-		tx.OnCommit(func() {
+		tx.Delete(bucketKeys, []byte(name))
+		tx.onCommit(func() {
 			s.keys.mu.Lock()
 			delete(s.keys.byHash, hash)
 			s.keys.mu.Unlock()
@@ -193,7 +188,7 @@ func (s *Store) Authenticate(secret string) (Key, error) {
 }
 
 // flushKeyUse writes last-used times that changed since the last flush.
-func (s *Store) flushKeyUse(run func(func(*bolt.Tx) error) error) error {
+func (s *Store) flushKeyUse(run func(func(*wtx) error) error) error {
 	s.keys.mu.RLock()
 	var dirty []*cachedKey
 	for _, ck := range s.keys.byHash {
@@ -205,10 +200,9 @@ func (s *Store) flushKeyUse(run func(func(*bolt.Tx) error) error) error {
 	if len(dirty) == 0 {
 		return nil
 	}
-	return run(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketKeys)
+	return run(func(tx *wtx) error {
 		for _, ck := range dirty {
-			v := b.Get([]byte(ck.key.Name))
+			v := tx.Get(bucketKeys, []byte(ck.key.Name))
 			if v == nil {
 				continue // revoked meanwhile
 			}
@@ -222,10 +216,8 @@ func (s *Store) flushKeyUse(run func(func(*bolt.Tx) error) error) error {
 			if err != nil {
 				return err
 			}
-			if err := b.Put([]byte(ck.key.Name), nv); err != nil {
-				return err
-			}
-			tx.OnCommit(func() { ck.flushed.Store(t) })
+			tx.Put(bucketKeys, []byte(ck.key.Name), nv)
+			tx.onCommit(func() { ck.flushed.Store(t) })
 		}
 		return nil
 	})

@@ -3,7 +3,7 @@ package store
 import (
 	"strconv"
 
-	bolt "go.etcd.io/bbolt"
+	"promo/store/kv"
 )
 
 // CodeQuery pages through a campaign's codes in creation order.
@@ -43,7 +43,7 @@ func (s *Store) Codes(campaignID string, q CodeQuery) (CodePage, error) {
 		}
 	}
 	page := CodePage{Codes: []Code{}}
-	err = s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx kv.Tx) error {
 		next, err := eachCode(tx, c, state, from, q.Limit, func(code Code) error {
 			page.Codes = append(page.Codes, code)
 			return nil
@@ -72,7 +72,7 @@ func (s *Store) EachCode(campaignID, state string, fn func(Code) error) error {
 	for {
 		var next uint64
 		var fnErr error // the caller's own error, returned as it is
-		err := s.view(func(tx *bolt.Tx) error {
+		err := s.view(func(tx kv.Tx) error {
 			var err error
 			next, err = eachCode(tx, c, st, from, 4096, func(code Code) error {
 				fnErr = fn(code)
@@ -104,8 +104,7 @@ func stateFilter(state string) (int, error) {
 // eachCode calls fn for up to limit codes of c in state (-1: any) from
 // creation position from, and returns the position to go on from (0 when
 // the campaign's codes are exhausted).
-func eachCode(tx *bolt.Tx, c *Campaign, state int, from uint64, limit int, fn func(Code) error) (uint64, error) {
-	codes := tx.Bucket(bucketCodes)
+func eachCode(tx kv.Tx, c *Campaign, state int, from uint64, limit int, fn func(Code) error) (uint64, error) {
 	n := 0
 	var next uint64
 	err := walkIndex(tx, c.Num, from, func(seq uint64, key []byte) (bool, error) {
@@ -113,7 +112,7 @@ func eachCode(tx *bolt.Tx, c *Campaign, state int, from uint64, limit int, fn fu
 			next = seq
 			return false, nil
 		}
-		rec, err := decodeCodeRec(codes.Get(key))
+		rec, err := decodeCodeRec(tx.Get(bucketCodes, key))
 		if err != nil {
 			return false, internal(err, "read code "+string(key))
 		}

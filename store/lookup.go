@@ -8,9 +8,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	bolt "go.etcd.io/bbolt"
-
 	"promo/gen"
+	"promo/store/kv"
 )
 
 // Stages at which a lookup is rejected.
@@ -52,7 +51,7 @@ func (s *Store) Rejected() Rejected {
 		Filter: r.n[stageFilter].Load(), Store: r.n[stageStore].Load()}
 }
 
-func (s *Store) flushRejectedWith(run func(func(*bolt.Tx) error) error) error {
+func (s *Store) flushRejectedWith(run func(func(*wtx) error) error) error {
 	var vec [nStages]int64
 	changed := false
 	for i := range vec {
@@ -62,8 +61,9 @@ func (s *Store) flushRejectedWith(run func(func(*bolt.Tx) error) error) error {
 	if !changed || s.opts.ReadOnly {
 		return nil
 	}
-	err := run(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketMeta).Put(metaRejected, encodeVec(vec[:]))
+	err := run(func(tx *wtx) error {
+		tx.Put(bucketMeta, metaRejected, encodeVec(vec[:]))
+		return nil
 	})
 	if err == nil {
 		for i := range vec {
@@ -130,8 +130,8 @@ func (s *Store) screen(input string, count bool) (screened, error) {
 }
 
 // find is the lookup path's last stage: the code's record in bbolt.
-func (s *Store) find(tx *bolt.Tx, sc screened, count bool) (found, error) {
-	v := tx.Bucket(bucketCodes).Get(sc.key)
+func (s *Store) find(tx kv.Tx, sc screened, count bool) (found, error) {
+	v := tx.Get(bucketCodes, sc.key)
 	if v == nil {
 		stage, err := stageStore, errNotFound
 		if sc.typoOnly {
@@ -154,7 +154,7 @@ func (s *Store) find(tx *bolt.Tx, sc screened, count bool) (found, error) {
 }
 
 // lookup runs the whole path: screen, then find.
-func (s *Store) lookup(tx *bolt.Tx, input string, count bool) (found, error) {
+func (s *Store) lookup(tx kv.Tx, input string, count bool) (found, error) {
 	sc, err := s.screen(input, count)
 	if err != nil {
 		return found{}, err
@@ -162,8 +162,9 @@ func (s *Store) lookup(tx *bolt.Tx, input string, count bool) (found, error) {
 	return s.find(tx, sc, count)
 }
 
-func putCode(tx *bolt.Tx, f found) error {
-	return tx.Bucket(bucketCodes).Put(f.key, f.rec.encode())
+func putCode(tx *wtx, f found) error {
+	tx.Put(bucketCodes, f.key, f.rec.encode())
+	return nil
 }
 
 // GetCode returns a code with its redemptions, or not_found / typo.
@@ -173,7 +174,7 @@ func (s *Store) GetCode(input string) (Code, error) {
 		return Code{}, err
 	}
 	var out Code
-	err = s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx kv.Tx) error {
 		f, err := s.find(tx, sc, true)
 		if err != nil {
 			return err

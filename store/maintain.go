@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -8,7 +9,8 @@ import (
 	"path/filepath"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"promo/store/kv"
+	"promo/store/kv/boltkv"
 )
 
 // maintainEvery is how often the store writes what it keeps in memory:
@@ -26,7 +28,7 @@ func (s *Store) maintain() {
 		case <-t.C:
 		}
 		ctx := context.Background()
-		run := func(fn func(*bolt.Tx) error) error { return s.update(ctx, fn) }
+		run := func(fn func(*wtx) error) error { return s.update(ctx, fn) }
 		if err := s.flushRejectedWith(run); err != nil {
 			s.log.Warn("maintenance: writing failed-lookup counts", "err", err)
 		}
@@ -48,15 +50,80 @@ func (s *Store) maintain() {
 }
 
 // Backup writes a consistent copy of the database to w while it keeps
-// serving, and returns the bytes written.
+// serving, and returns the bytes written: one standalone bbolt file that
+// opens without the log, holding every write acknowledged before the call.
 func (s *Store) Backup(w io.Writer) (int64, error) {
-	var n int64
-	err := s.view(func(tx *bolt.Tx) error {
-		var err error
-		n, err = tx.WriteTo(w)
-		return err
+	if b, ok := s.db.(kv.Backuper); ok {
+		n, err := b.Backup(w)
+		return n, classify(err, "write the backup")
+	}
+	return s.backupByCopy(w)
+}
+
+// backupByCopy writes a bbolt file of the engine's state, key by key from
+// one read transaction, for engines that are not a bbolt file.
+func (s *Store) backupByCopy(w io.Writer) (int64, error) {
+	dir, err := os.MkdirTemp("", "promo-backup-")
+	if err != nil {
+		return 0, classify(err, "make a temporary directory for the backup")
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "backup.db")
+	out, err := boltkv.Open(path, boltkv.Options{NoSync: true, FillPercent: fillPercent})
+	if err != nil {
+		return 0, classify(err, "create the backup")
+	}
+	err = s.view(func(tx kv.Tx) error {
+		return copyBuckets(tx, out)
 	})
-	return n, err
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return 0, classify(err, "copy the database")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, classify(err, "read the backup")
+	}
+	defer f.Close()
+	n, err := io.Copy(w, f)
+	return n, classify(err, "write the backup")
+}
+
+// copyBuckets copies every bucket of tx into dst, in transactions of a
+// bounded size.
+func copyBuckets(tx kv.Tx, dst kv.Engine) error {
+	type pair struct{ k, v []byte }
+	for _, b := range allBuckets {
+		var chunk []pair
+		size := 0
+		flush := func() error {
+			err := dst.Update(func(out kv.RwTx) error {
+				for _, p := range chunk {
+					out.Put(b, p.k, p.v)
+				}
+				return nil
+			})
+			chunk, size = chunk[:0], 0
+			return err
+		}
+		var err error
+		tx.Scan(b, kv.All, func(k, v []byte) bool {
+			chunk = append(chunk, pair{bytes.Clone(k), bytes.Clone(v)})
+			if size += len(k) + len(v); size > 16<<20 {
+				err = flush()
+			}
+			return err == nil
+		})
+		if err == nil && len(chunk) > 0 {
+			err = flush()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return tx.Err()
 }
 
 // BackupFile writes a consistent copy of the database to path atomically

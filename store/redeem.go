@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"promo/store/kv"
 )
 
 // RedeemRequest is what a checkout or till sends to validate or redeem.
@@ -84,9 +84,9 @@ func parseRedemptionName(s string) (uint64, bool) {
 	return n, err == nil && strings.HasPrefix(s, "rd_") && n > 0
 }
 
-func getRedemption(tx *bolt.Tx, n uint64) (Redemption, error) {
+func getRedemption(tx kv.Tx, n uint64) (Redemption, error) {
 	var r Redemption
-	v := tx.Bucket(bucketRedemptions).Get(seqKey(n))
+	v := tx.Get(bucketRedemptions, seqKey(n))
 	if v == nil {
 		return r, Errorf(ENotFound, "no redemption %q", redemptionName(n))
 	}
@@ -96,10 +96,9 @@ func getRedemption(tx *bolt.Tx, n uint64) (Redemption, error) {
 	return r, nil
 }
 
-func putRedemption(tx *bolt.Tx, n uint64, r *Redemption) error {
-	b := tx.Bucket(bucketRedemptions)
-	b.FillPercent = 1
-	return b.Put(seqKey(n), r.appendJSON(nil))
+func putRedemption(tx *wtx, n uint64, r *Redemption) error {
+	tx.Put(bucketRedemptions, seqKey(n), r.appendJSON(nil))
+	return nil
 }
 
 // Customer index keys: customer 0 tag rest. Tags:
@@ -114,26 +113,28 @@ func custKey(customer string, tag byte, rest []byte) []byte {
 	return k
 }
 
-func custUses(tx *bolt.Tx, customer string, num uint32) uint32 {
-	v := tx.Bucket(bucketCustomers).Get(custKey(customer, 'u', u32(num)))
+func custUses(tx kv.Tx, customer string, num uint32) uint32 {
+	v := tx.Get(bucketCustomers, custKey(customer, 'u', u32(num)))
 	if len(v) != 4 {
 		return 0
 	}
 	return binary.BigEndian.Uint32(v)
 }
 
-func addCustUses(tx *bolt.Tx, customer string, num uint32, delta int) error {
+func addCustUses(tx *wtx, customer string, num uint32, delta int) error {
 	n := int(custUses(tx, customer, num)) + delta
 	k := custKey(customer, 'u', u32(num))
 	if n <= 0 {
-		return tx.Bucket(bucketCustomers).Delete(k)
+		tx.Delete(bucketCustomers, k)
+	} else {
+		tx.Put(bucketCustomers, k, u32(uint32(n)))
 	}
-	return tx.Bucket(bucketCustomers).Put(k, u32(uint32(n)))
+	return nil
 }
 
 // evaluate applies every redemption rule to req in tx, without writing,
 // and counts a refusal of a found code against its campaign.
-func (s *Store) evaluate(tx *bolt.Tx, req *RedeemRequest, sc screened, now time.Time) (found, int64, error) {
+func (s *Store) evaluate(tx kv.Tx, req *RedeemRequest, sc screened, now time.Time) (found, int64, error) {
 	f, discount, err := s.applyRules(tx, req, sc, now)
 	if err != nil && f.camp != nil && isRuleError(err) {
 		s.countReject(f.camp.Num, ErrorCode(err))
@@ -141,7 +142,7 @@ func (s *Store) evaluate(tx *bolt.Tx, req *RedeemRequest, sc screened, now time.
 	return f, discount, err
 }
 
-func (s *Store) applyRules(tx *bolt.Tx, req *RedeemRequest, sc screened, now time.Time) (found, int64, error) {
+func (s *Store) applyRules(tx kv.Tx, req *RedeemRequest, sc screened, now time.Time) (found, int64, error) {
 	f, err := s.find(tx, sc, true)
 	if err != nil {
 		return f, 0, err
@@ -226,7 +227,7 @@ func (s *Store) Validate(req RedeemRequest) (Validation, error) {
 		return Validation{Reason: ErrorCode(err), Message: ErrorMessage(err)}, nil
 	}
 	var out Validation
-	err = s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx kv.Tx) error {
 		f, discount, err := s.evaluate(tx, &req, sc, s.now())
 		if f.camp != nil {
 			out.Code, out.Campaign = codeView(string(f.key), f.rec, f.camp).Code, f.camp.ID
@@ -272,7 +273,7 @@ func (s *Store) Redeem(ctx context.Context, req RedeemRequest) (Redemption, erro
 		}
 	}
 	var out Redemption
-	err := s.update(ctx, func(tx *bolt.Tx) error {
+	err := s.update(ctx, func(tx *wtx) error {
 		out = Redemption{}
 		if done, err := idemReplay(tx, req.Idempotency, &out); done {
 			return err
@@ -290,7 +291,7 @@ func (s *Store) Redeem(ctx context.Context, req RedeemRequest) (Redemption, erro
 	return out, err
 }
 
-func (s *Store) redeemTx(tx *bolt.Tx, req *RedeemRequest, sc screened, out *Redemption) error {
+func (s *Store) redeemTx(tx *wtx, req *RedeemRequest, sc screened, out *Redemption) error {
 	now := s.now().UTC()
 	f, discount, err := s.evaluate(tx, req, sc, now)
 	if err != nil {
@@ -310,10 +311,7 @@ func (s *Store) redeemTx(tx *bolt.Tx, req *RedeemRequest, sc screened, out *Rede
 		}
 		rewardErr = err
 	}
-	id, err := tx.Bucket(bucketRedemptions).NextSequence()
-	if err != nil {
-		return err
-	}
+	id := tx.nextSeq(seqRedemptions)
 	*out = Redemption{
 		ID: redemptionName(id), Code: codeView(string(f.key), f.rec, c).Code, Campaign: c.ID,
 		CustomerID: req.CustomerID, OrderID: req.OrderID, OrderAmount: req.OrderAmount,
@@ -339,9 +337,7 @@ func (s *Store) redeemTx(tx *bolt.Tx, req *RedeemRequest, sc screened, out *Rede
 		if err := addCustUses(tx, req.CustomerID, c.Num, 1); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bucketCustomers).Put(custKey(req.CustomerID, 'r', seqKey(id)), nil); err != nil {
-			return err
-		}
+		tx.Put(bucketCustomers, custKey(req.CustomerID, 'r', seqKey(id)), nil)
 	}
 	if err := s.countRedemption(tx, c.Num, out, old, f.rec.state, 1); err != nil {
 		return err
@@ -355,7 +351,7 @@ func (s *Store) redeemTx(tx *bolt.Tx, req *RedeemRequest, sc screened, out *Rede
 // countRedemption adds (sign 1) or removes (sign -1, a rollback) a
 // redemption from the campaign's counters and its day, channel and
 // terminal breakdowns, and moves the code between state counters.
-func (s *Store) countRedemption(tx *bolt.Tx, num uint32, r *Redemption, from, to byte, sign int64) error {
+func (s *Store) countRedemption(tx *wtx, num uint32, r *Redemption, from, to byte, sign int64) error {
 	deltas := []int64{cRedeemed, sign, cDiscount, sign * r.Discount, cOrders, sign * r.OrderAmount}
 	if sign < 0 {
 		deltas = append(deltas, cRolledBack, 1)
@@ -406,7 +402,7 @@ func (s *Store) Rollback(ctx context.Context, redemptionID string, req RollbackR
 		}
 	}
 	var out Redemption
-	err := s.update(ctx, func(tx *bolt.Tx) error {
+	err := s.update(ctx, func(tx *wtx) error {
 		out = Redemption{}
 		if done, err := idemReplay(tx, req.Idempotency, &out); done {
 			return err
@@ -417,7 +413,7 @@ func (s *Store) Rollback(ctx context.Context, redemptionID string, req RollbackR
 	return out, err
 }
 
-func (s *Store) rollbackTx(tx *bolt.Tx, id uint64, reason string, out *Redemption) error {
+func (s *Store) rollbackTx(tx *wtx, id uint64, reason string, out *Redemption) error {
 	r, err := getRedemption(tx, id)
 	if err != nil {
 		return err
@@ -482,7 +478,7 @@ func (s *Store) Void(ctx context.Context, code, reason string) (Code, error) {
 		return Code{}, err
 	}
 	var out Code
-	err := s.update(ctx, func(tx *bolt.Tx) error {
+	err := s.update(ctx, func(tx *wtx) error {
 		f, err := s.lookup(tx, code, false)
 		if err != nil {
 			return err
@@ -499,7 +495,7 @@ func (s *Store) Void(ctx context.Context, code, reason string) (Code, error) {
 }
 
 // voidTx voids the found code (f.rec is updated).
-func (s *Store) voidTx(tx *bolt.Tx, f *found, now time.Time, reason string) error {
+func (s *Store) voidTx(tx *wtx, f *found, now time.Time, reason string) error {
 	old := f.rec.state
 	f.rec.state, f.rec.voidedAt = stateVoided, now.UnixMilli()
 	if err := putCode(tx, *f); err != nil {

@@ -1,16 +1,13 @@
 package store
 
 import (
-	"bytes"
-
 	"encoding/binary"
 	"fmt"
-	"os"
 	"sort"
 	"sync"
 	"sync/atomic"
 
-	bolt "go.etcd.io/bbolt"
+	"promo/store/kv"
 )
 
 // DayStats is one UTC day of a campaign: assignments and redemptions made
@@ -72,12 +69,16 @@ type Overview struct {
 	Storage         StorageInfo     `json:"storage"`
 }
 
-// StorageInfo is the database file's size: UsedBytes counts the pages in
-// use (the file also holds free pages and room bbolt allocated ahead).
+// StorageInfo is the engine's storage: FileBytes the size of its files
+// (the database file and the log's segments), UsedBytes the database
+// file's pages in use (it also holds free pages and room bbolt allocated
+// ahead). Log, the write-ahead log's figures, changes from moment to
+// moment, so it is for /metrics, not part of the stats' JSON.
 type StorageInfo struct {
-	FileBytes int64 `json:"file_bytes"`
-	UsedBytes int64 `json:"used_bytes"`
-	Codes     int64 `json:"codes"`
+	FileBytes int64        `json:"file_bytes"`
+	UsedBytes int64        `json:"used_bytes"`
+	Codes     int64        `json:"codes"`
+	Log       *kv.LogStats `json:"-"`
 }
 
 // CampaignStats returns the campaign's counters, daily series, breakdowns
@@ -88,7 +89,7 @@ func (s *Store) CampaignStats(id string) (CampaignStats, error) {
 		return CampaignStats{}, err
 	}
 	var out CampaignStats
-	err = s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx kv.Tx) error {
 		var err error
 		out, err = s.campaignStats(tx, c, true)
 		return err
@@ -100,7 +101,7 @@ func (s *Store) CampaignStats(id string) (CampaignStats, error) {
 // totals, failed lookups by stage, and the filter's fill.
 func (s *Store) Stats() (Overview, error) {
 	out := Overview{Campaigns: []CampaignStats{}, RejectedLookups: s.Rejected(), Filter: s.Filter()}
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx kv.Tx) error {
 		for _, c := range s.cat.Load().sorted() {
 			cs, err := s.campaignStats(tx, c, false)
 			if err != nil {
@@ -122,19 +123,25 @@ func (s *Store) Stats() (Overview, error) {
 			t.ByState.Redeemed += n.ByState.Redeemed
 			t.ByState.Voided += n.ByState.Voided
 		}
-		out.Events = tx.Bucket(bucketEvents).Sequence()
-		st := s.db.Stats()
-		out.Storage = StorageInfo{UsedBytes: tx.Size() - int64(st.FreePageN+st.PendingPageN)*int64(s.db.Info().PageSize),
-			Codes: out.Totals.Codes}
-		if fi, err := os.Stat(s.path); err == nil {
-			out.Storage.FileBytes = fi.Size()
-		}
+		out.Events = readSeq(tx, seqEvents)
 		return nil
 	})
+	out.Storage = s.Storage()
+	out.Storage.Codes = out.Totals.Codes
 	return out, err
 }
 
-func (s *Store) campaignStats(tx *bolt.Tx, c *Campaign, detail bool) (CampaignStats, error) {
+// Storage returns the engine's storage figures.
+func (s *Store) Storage() StorageInfo {
+	st, ok := s.db.(kv.Stater)
+	if !ok {
+		return StorageInfo{}
+	}
+	ks := st.Stats()
+	return StorageInfo{FileBytes: ks.FileBytes, UsedBytes: ks.UsedBytes, Log: ks.Log}
+}
+
+func (s *Store) campaignStats(tx kv.Tx, c *Campaign, detail bool) (CampaignStats, error) {
 	out := CampaignStats{Campaign: c.ID, Name: c.Name, Kind: c.Kind, Status: c.Status,
 		Counts: readCounts(tx, c.Num), Daily: []DayStats{}, ByChannel: []DimStats{}, ByTerminal: []DimStats{},
 		Rejected: s.campaignRejects(tx, c.Num)}
@@ -142,11 +149,9 @@ func (s *Store) campaignStats(tx *bolt.Tx, c *Campaign, detail bool) (CampaignSt
 		r := float64(out.Counts.Redeemed) / float64(out.Counts.Assigned)
 		out.RedemptionRate = &r
 	}
-	pfx := u32(c.Num)
-	cur := tx.Bucket(bucketCounters).Cursor()
-	for k, v := cur.Seek(pfx); k != nil && bytes.HasPrefix(k, pfx); k, v = cur.Next() {
+	tx.Scan(bucketCounters, kv.Prefix(u32(c.Num)), func(k, v []byte) bool {
 		if len(k) < 5 {
-			continue
+			return true
 		}
 		d := decodeVec(v, nDim)
 		dim := DimStats{Name: string(k[5:]), Assigned: d[dAssigned], Redeemed: d[dRedeemed],
@@ -163,11 +168,12 @@ func (s *Store) campaignStats(tx *bolt.Tx, c *Campaign, detail bool) (CampaignSt
 		case dimTerminal:
 			out.ByTerminal = append(out.ByTerminal, dim)
 		}
-	}
+		return true
+	})
 	if detail && c.Kind == KindReferral {
 		var refs []Referrer
 		err := walkIndex(tx, c.Num, 0, func(_ uint64, key []byte) (bool, error) {
-			rec, err := decodeCodeRec(tx.Bucket(bucketCodes).Get(key))
+			rec, err := decodeCodeRec(tx.Get(bucketCodes, key))
 			if err != nil {
 				return false, internal(err, "read code")
 			}
@@ -206,13 +212,13 @@ func (s *Store) countReject(num uint32, reason string) {
 	v.(*atomic.Int64).Add(1)
 }
 
-func (s *Store) campaignRejects(tx *bolt.Tx, num uint32) map[string]int64 {
+func (s *Store) campaignRejects(tx kv.Tx, num uint32) map[string]int64 {
 	out := map[string]int64{}
 	pfx := counterKey(num, dimReject, nil)
-	cur := tx.Bucket(bucketCounters).Cursor()
-	for k, v := cur.Seek(pfx); k != nil && bytes.HasPrefix(k, pfx); k, v = cur.Next() {
+	tx.Scan(bucketCounters, kv.Prefix(pfx), func(k, v []byte) bool {
 		out[string(k[len(pfx):])] += decodeVec(v, 1)[0]
-	}
+		return true
+	})
 	s.campRejects.m.Range(func(k, v any) bool {
 		if rk := k.(rejectKey); rk.num == num {
 			out[rk.reason] += v.(*atomic.Int64).Load()
@@ -223,7 +229,7 @@ func (s *Store) campaignRejects(tx *bolt.Tx, num uint32) map[string]int64 {
 }
 
 // flushCampaignRejects moves the in-memory refusal counts to the database.
-func (s *Store) flushCampaignRejects(run func(func(*bolt.Tx) error) error) error {
+func (s *Store) flushCampaignRejects(run func(func(*wtx) error) error) error {
 	deltas := map[rejectKey]int64{}
 	s.campRejects.m.Range(func(k, v any) bool {
 		if n := v.(*atomic.Int64).Load(); n != 0 {
@@ -234,7 +240,7 @@ func (s *Store) flushCampaignRejects(run func(func(*bolt.Tx) error) error) error
 	if len(deltas) == 0 {
 		return nil
 	}
-	err := run(func(tx *bolt.Tx) error {
+	err := run(func(tx *wtx) error {
 		for k, n := range deltas {
 			if err := bump(tx, counterKey(k.num, dimReject, []byte(k.reason)), 1, 0, n); err != nil {
 				return err

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	bolt "go.etcd.io/bbolt"
 )
 
 func TestStore_CampaignStats(t *testing.T) {
@@ -51,7 +50,7 @@ func TestStore_CampaignStats(t *testing.T) {
 	}, st.ByTerminal)
 	require.Equal(t, map[string]int64{EAlreadyRedeemed: 2}, st.Rejected)
 	// Refusal counts survive a flush and a restart.
-	require.NoError(t, s.flushCampaignRejects(func(fn func(*bolt.Tx) error) error { return s.db.Update(fn) }))
+	require.NoError(t, s.flushCampaignRejects(func(fn func(*wtx) error) error { return s.update(ctx, fn) }))
 	st, err = s.CampaignStats("c")
 	require.NoError(t, err)
 	require.Equal(t, map[string]int64{EAlreadyRedeemed: 2}, st.Rejected)

@@ -1,16 +1,19 @@
 // Package store owns promo's domain: campaigns, codes, assignments,
 // redemptions, counters, the event log and API keys, and every rule that must
-// hold inside one transaction. It is the only package that imports bbolt.
+// hold inside one transaction. The rules run over the small transactional
+// key-value interface of package kv, so the same rules run on every engine:
+// by default bbolt behind a write-ahead log (kv/walkv over kv/boltkv).
 //
-// All writes go through one writer goroutine that commits the operations
-// waiting at that moment in one bbolt transaction (group commit): every
+// All writes go through one writer goroutine that runs the operations
+// waiting at that moment in one transaction (group commit): every
 // operation checks its rules before it writes, so one operation's refusal
 // never disturbs the others, and each caller is answered only after the
-// shared commit is on disk.
+// shared transaction is durable (with the log: one fdatasync).
 package store
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -22,38 +25,54 @@ import (
 	"syscall"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-	berrors "go.etcd.io/bbolt/errors"
-
 	"promo/bloom"
+	"promo/store/kv"
+	"promo/store/kv/boltkv"
+	"promo/store/kv/wal"
+	"promo/store/kv/walkv"
 )
 
-// Bucket names.
-var (
-	bucketMeta        = []byte("meta")
-	bucketCampaigns   = []byte("campaigns")      // id → Campaign JSON
-	bucketCampNums    = []byte("campaign_nums")  // num(4) → id
-	bucketCodes       = []byte("codes")          // canonical key → codeRec
-	bucketCampCodes   = []byte("campaign_codes") // num(4) seq(8) → page of keys, in creation order (index.go)
-	bucketCustomers   = []byte("customers")      // see customer.go
-	bucketRedemptions = []byte("redemptions")    // id(8) → Redemption JSON
-	bucketCounters    = []byte("counters")       // num(4) dim… → counter vector
-	bucketBatches     = []byte("batches")        // num(8) → Batch JSON
-	bucketEvents      = []byte("events")         // seq(8) → Event JSON
-	bucketKeys        = []byte("keys")           // name → Key JSON
-	bucketIdem        = []byte("idempotency")    // scope 0 key → idemRecord JSON
-	allBuckets        = [][]byte{bucketMeta, bucketCampaigns, bucketCampNums, bucketCodes, bucketCampCodes,
-		bucketCustomers, bucketRedemptions, bucketCounters, bucketBatches, bucketEvents, bucketKeys, bucketIdem}
+// Buckets.
+const (
+	bucketMeta        kv.Bucket = "meta"
+	bucketCampaigns   kv.Bucket = "campaigns"      // id → Campaign JSON
+	bucketCampNums    kv.Bucket = "campaign_nums"  // num(4) → id
+	bucketCodes       kv.Bucket = "codes"          // canonical key → codeRec
+	bucketCampCodes   kv.Bucket = "campaign_codes" // num(4) seq(8) → page of keys, in creation order (index.go)
+	bucketCustomers   kv.Bucket = "customers"      // see customer.go
+	bucketRedemptions kv.Bucket = "redemptions"    // id(8) → Redemption JSON
+	bucketCounters    kv.Bucket = "counters"       // num(4) dim… → counter vector
+	bucketBatches     kv.Bucket = "batches"        // num(8) → Batch JSON
+	bucketEvents      kv.Bucket = "events"         // seq(8) → Event JSON
+	bucketKeys        kv.Bucket = "keys"           // name → Key JSON
+	bucketIdem        kv.Bucket = "idempotency"    // scope 0 key → idemRecord JSON
+)
 
+// allBuckets lists every bucket, for copies of a whole database.
+var allBuckets = []kv.Bucket{bucketMeta, bucketCampaigns, bucketCampNums, bucketCodes, bucketCampCodes,
+	bucketCustomers, bucketRedemptions, bucketCounters, bucketBatches, bucketEvents, bucketKeys, bucketIdem}
+
+// Keys of the meta bucket.
+var (
 	metaSchema     = []byte("schema")
 	metaFilterMark = []byte("filter_mark")
 	metaRejected   = []byte("rejected")
 )
 
-const schemaVersion = "1"
+// Sequences: meta keys "seq/NAME" hold the last number handed out.
+const (
+	seqCampaigns   = "campaigns"
+	seqRedemptions = "redemptions"
+	seqBatches     = "batches"
+	seqEvents      = "events"
+)
+
+// schemaVersion 2: sequences live in meta keys (1 kept them in bbolt's
+// bucket sequences; Open migrates such a file).
+const schemaVersion = "2"
 
 // ErrLocked is returned by Open when another process holds the database file.
-var ErrLocked = errors.New("the database file is in use by another promo process")
+var ErrLocked = kv.ErrLocked
 
 // Options configure a Store. The zero value is ready to use.
 type Options struct {
@@ -68,12 +87,21 @@ type Options struct {
 	FilterCapacity uint64
 	// LockTimeout is how long Open waits for the file lock (default 1 s).
 	LockTimeout time.Duration
-	// MaxBatch caps how many operations share one commit (default 256).
+	// MaxBatch caps how many operations share one transaction (default 256).
 	MaxBatch int
 	// ReadOnly opens the file for reading only; every write is refused.
 	ReadOnly bool
 	// NoSync skips fsync on commit: for benchmarks of CPU cost only.
 	NoSync bool
+	// NoLog runs on the bbolt file alone, without the write-ahead log:
+	// every group of writes pays bbolt's whole commit. For comparisons.
+	NoLog bool
+	// Log configures the write-ahead log (FILE.wal).
+	Log walkv.Options
+	// OnFatal is called when the write-ahead log cannot be synced: the
+	// process must stop (fsync is never retried). Nil logs the error and
+	// exits with status 3.
+	OnFatal func(error)
 	// Logger receives diagnostics; nil means slog.Default().
 	Logger *slog.Logger
 	// PageSize is bbolt's page size for a new file (default: the OS page
@@ -81,10 +109,11 @@ type Options struct {
 	PageSize int
 }
 
-// Store is a promo database: one bbolt file plus its Bloom filter beside it
-// (FILE.bloom). A Store is safe for concurrent use.
+// Store is a promo database: the engine's files (by default FILE and the
+// log FILE.wal) plus the Bloom filter beside them (FILE.bloom). A Store is
+// safe for concurrent use.
 type Store struct {
-	db     *bolt.DB
+	db     kv.Engine
 	path   string
 	opts   Options
 	now    func() time.Time
@@ -125,11 +154,75 @@ func (s *Store) Writer() WriterStats {
 	return WriterStats{Commits: s.commits.Load(), Operations: s.committed.Load()}
 }
 
-// Open opens or creates the database at path. It waits at most
-// Options.LockTimeout for the file lock and then returns an error wrapping
-// ErrLocked. It loads the persisted filter, or rebuilds it from the codes
-// when the file is missing, corrupt or stale.
+// LogPath returns where the write-ahead log of the database at dbPath is
+// kept.
+func LogPath(dbPath string) string { return dbPath + ".wal" }
+
+// Open opens or creates the database at path: the bbolt file and, unless
+// Options.NoLog, the write-ahead log beside it, replaying the log's records
+// the file does not hold yet. It waits at most Options.LockTimeout for the
+// file lock and then returns an error wrapping ErrLocked. A damaged log
+// refuses to open with an unavailable error naming the segment and offset
+// and saying how to recover. It loads the persisted filter, or rebuilds it
+// from the codes when the file is missing, corrupt or stale.
 func Open(path string, opts Options) (*Store, error) {
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = time.Second
+	}
+	if opts.ReadOnly {
+		if _, err := os.Stat(path); err != nil {
+			return nil, &Error{Code: ENotFound, Message: fmt.Sprintf("open %s: no such database file", path), Err: err}
+		}
+	}
+	bdb, err := boltkv.Open(path, boltkv.Options{Timeout: opts.LockTimeout, ReadOnly: opts.ReadOnly, NoSync: opts.NoSync,
+		PageSize: opts.PageSize, FillPercent: fillPercent})
+	if err != nil {
+		if errors.Is(err, kv.ErrLocked) {
+			return nil, fmt.Errorf("%w; stop it or talk to it through its socket", err)
+		}
+		return nil, &Error{Code: EUnavailable, Message: strings.TrimPrefix(err.Error(), "open "+path+": "), Err: err}
+	}
+	var engine kv.Engine = bdb
+	if !opts.NoLog {
+		lopts := opts.Log
+		lopts.ReadOnly = opts.ReadOnly
+		if lopts.Logger == nil {
+			lopts.Logger = opts.Logger
+		}
+		if lopts.OnFatal == nil {
+			lopts.OnFatal = opts.OnFatal
+		}
+		if lopts.OnFatal == nil {
+			log := opts.Logger
+			if log == nil {
+				log = slog.Default()
+			}
+			lopts.OnFatal = func(err error) {
+				log.Error("stopping: the write-ahead log could not be synced; nothing unsynced was acknowledged. Check the disk, then restart promo: it replays the log", "err", err)
+				fmt.Fprintln(os.Stderr, "promo: fatal:", err)
+				os.Exit(3)
+			}
+		}
+		wdb, err := walkv.Open(bdb, LogPath(path), lopts)
+		if err != nil {
+			bdb.Close()
+			var we *wal.Error
+			if errors.As(err, &we) {
+				return nil, &Error{Code: EUnavailable, Message: err.Error(), Err: err}
+			}
+			return nil, classify(err, "open the write-ahead log "+LogPath(path))
+		}
+		engine = wdb
+	}
+	return openEngine(engine, path, opts)
+}
+
+// fillPercent packs the pages of buckets written in key order.
+var fillPercent = map[kv.Bucket]float64{bucketRedemptions: 1, bucketEvents: 1, bucketCampCodes: 1, bucketCodes: 0.95}
+
+// openEngine opens a store over an engine. path names the database in
+// messages and places the filter file.
+func openEngine(engine kv.Engine, path string, opts Options) (*Store, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -139,40 +232,19 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.FilterCapacity == 0 {
 		opts.FilterCapacity = 1 << 20
 	}
-	if opts.LockTimeout <= 0 {
-		opts.LockTimeout = time.Second
-	}
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 256
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:         opts.LockTimeout,
-		ReadOnly:        opts.ReadOnly,
-		NoSync:          opts.NoSync,
-		NoFreelistSync:  true,
-		FreelistType:    bolt.FreelistMapType,
-		InitialMmapSize: 1 << 30,
-		PageSize:        opts.PageSize,
-	})
-	if err != nil {
-		switch {
-		case errors.Is(err, berrors.ErrTimeout):
-			return nil, fmt.Errorf("open %s: %w (waited %s); stop it or talk to it through its socket", path, ErrLocked, opts.LockTimeout)
-		case errors.Is(err, os.ErrNotExist) && opts.ReadOnly:
-			return nil, &Error{Code: ENotFound, Message: fmt.Sprintf("open %s: no such database file", path), Err: err}
-		}
-		return nil, &Error{Code: EUnavailable, Message: fmt.Sprintf("open %s: %v", path, err), Err: err}
-	}
 	s := &Store{
-		db: db, path: path, opts: opts, now: opts.Now, log: opts.Logger,
+		db: engine, path: path, opts: opts, now: opts.Now, log: opts.Logger,
 		ops: make(chan *op, 4096), closing: make(chan struct{}), loopDone: make(chan struct{}),
 		eventsReady: make(chan struct{}),
 	}
 	if err := s.init(); err != nil {
-		db.Close()
+		engine.Close()
 		return nil, err
 	}
 	go s.writeLoop()
@@ -184,38 +256,81 @@ func Open(path string, opts Options) (*Store, error) {
 
 func (s *Store) init() error {
 	if !s.opts.ReadOnly {
-		err := s.db.Update(func(tx *bolt.Tx) error {
-			for _, name := range allBuckets {
-				if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-					return err
-				}
-			}
-			meta := tx.Bucket(bucketMeta)
-			if v := meta.Get(metaSchema); v != nil && string(v) != schemaVersion {
+		err := s.db.Update(func(tx kv.RwTx) error {
+			v := tx.Get(bucketMeta, metaSchema)
+			switch {
+			case v == nil && !isEmpty(tx):
+				return fmt.Errorf("%s is not a promo database (it holds data but no schema)", s.path)
+			case v != nil && string(v) == "1":
+				migrateSequences(tx)
+			case v != nil && string(v) != schemaVersion:
 				return fmt.Errorf("database schema %q is not %q: this promo cannot read it", v, schemaVersion)
 			}
-			return meta.Put(metaSchema, []byte(schemaVersion))
+			tx.Put(bucketMeta, metaSchema, []byte(schemaVersion))
+			return nil
 		})
 		if err != nil {
 			return classify(err, "initialise the database")
 		}
 	}
-	err := s.db.View(func(tx *bolt.Tx) error {
-		if tx.Bucket(bucketMeta) == nil {
-			return fmt.Errorf("%s is not a promo database (no meta bucket)", s.path)
+	err := s.db.View(func(tx kv.Tx) error {
+		if v := tx.Get(bucketMeta, metaSchema); string(v) != schemaVersion {
+			return fmt.Errorf("%s is not a promo database of schema %s (found %q)", s.path, schemaVersion, v)
 		}
 		cat, err := loadCatalog(tx)
 		if err != nil {
 			return err
 		}
 		s.cat.Store(cat)
-		s.rejected.load(tx.Bucket(bucketMeta).Get(metaRejected))
+		s.rejected.load(tx.Get(bucketMeta, metaRejected))
 		return s.keys.load(tx)
 	})
 	if err != nil {
 		return classify(err, "read the database")
 	}
 	return s.loadFilter()
+}
+
+// isEmpty reports whether tx holds no key of any promo bucket.
+func isEmpty(tx kv.Tx) bool {
+	empty := true
+	for _, b := range allBuckets {
+		tx.Scan(b, kv.All, func(_, _ []byte) bool {
+			empty = false
+			return false
+		})
+	}
+	return empty
+}
+
+// migrateSequences turns a schema-1 file's sequences (bbolt's bucket
+// sequences) into meta keys. Ids were never deleted and a rolled-back
+// transaction took its numbers with it, so each sequence is the bucket's
+// last key.
+func migrateSequences(tx kv.RwTx) {
+	for name, b := range map[string]kv.Bucket{seqCampaigns: bucketCampNums, seqRedemptions: bucketRedemptions,
+		seqBatches: bucketBatches, seqEvents: bucketEvents} {
+		var last uint64
+		tx.Scan(b, kv.Range{Reverse: true}, func(k, _ []byte) bool {
+			if len(k) == 4 {
+				last = uint64(binary.BigEndian.Uint32(k))
+			} else if len(k) == 8 {
+				last = binary.BigEndian.Uint64(k)
+			}
+			return false
+		})
+		tx.Put(bucketMeta, seqKeyName(name), binary.BigEndian.AppendUint64(nil, last))
+	}
+}
+
+func seqKeyName(name string) []byte { return []byte("seq/" + name) }
+
+// readSeq returns the last number the sequence handed out (0 when none).
+func readSeq(tx kv.Tx, name string) uint64 {
+	if v := tx.Get(bucketMeta, seqKeyName(name)); len(v) == 8 {
+		return binary.BigEndian.Uint64(v)
+	}
+	return 0
 }
 
 // Path returns the database file's path.
@@ -235,7 +350,17 @@ func (s *Store) Close() error {
 	<-s.loopDone
 	var errs []error
 	if !s.opts.ReadOnly {
-		direct := func(fn func(*bolt.Tx) error) error { return s.db.Update(fn) }
+		direct := func(fn func(*wtx) error) error {
+			tx := &wtx{}
+			err := s.db.Update(func(t kv.RwTx) error {
+				tx.RwTx = t
+				return fn(tx)
+			})
+			if err == nil {
+				tx.committed()
+			}
+			return err
+		}
 		errs = append(errs, s.flushRejectedWith(direct), s.flushCampaignRejects(direct),
 			s.flushKeyUse(direct), s.saveFilter(direct))
 	}
@@ -243,9 +368,34 @@ func (s *Store) Close() error {
 	return errors.Join(errs...)
 }
 
+// wtx is a write transaction of the store: the engine's, plus what to do
+// once it commits.
+type wtx struct {
+	kv.RwTx
+	after  []func()
+	events bool // an event was appended
+}
+
+// onCommit runs f after the transaction commits, in order.
+func (tx *wtx) onCommit(f func()) { tx.after = append(tx.after, f) }
+
+func (tx *wtx) committed() {
+	for _, f := range tx.after {
+		f()
+	}
+}
+
+// nextSeq returns the sequence's next number and records it.
+func (tx *wtx) nextSeq(name string) uint64 {
+	n := readSeq(tx, name) + 1
+	tx.Put(bucketMeta, seqKeyName(name), binary.BigEndian.AppendUint64(nil, n))
+	return n
+}
+
 // op is one write operation waiting for the writer goroutine.
 type op struct {
-	fn   func(tx *bolt.Tx) error
+	fn   func(tx *wtx) error
+	bulk bool // a large transaction, run alone (kv.Bulk)
 	err  error
 	done chan struct{}
 }
@@ -253,11 +403,20 @@ type op struct {
 // update runs fn in a write transaction, possibly shared with other
 // operations, and returns once that transaction has committed (or failed).
 // fn must return a rule error (see isRuleError) only before it writes.
-func (s *Store) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+func (s *Store) update(ctx context.Context, fn func(tx *wtx) error) error {
+	return s.submit(ctx, &op{fn: fn, done: make(chan struct{})})
+}
+
+// bulkUpdate runs fn alone in a large transaction, through the engine's
+// bulk path when it has one.
+func (s *Store) bulkUpdate(ctx context.Context, fn func(tx *wtx) error) error {
+	return s.submit(ctx, &op{fn: fn, bulk: true, done: make(chan struct{})})
+}
+
+func (s *Store) submit(ctx context.Context, o *op) error {
 	if s.opts.ReadOnly {
 		return Errorf(EUnavailable, "the database is open read-only")
 	}
-	o := &op{fn: fn, done: make(chan struct{})}
 	s.closeMu.RLock()
 	if s.closed {
 		s.closeMu.RUnlock()
@@ -274,27 +433,40 @@ func (s *Store) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	return o.err
 }
 
-// writeLoop commits the operations queued at each moment together.
+// writeLoop commits the operations queued at each moment together; a bulk
+// operation runs alone.
 func (s *Store) writeLoop() {
 	defer close(s.loopDone)
 	batch := make([]*op, 0, s.opts.MaxBatch)
+	var held *op // a bulk op that arrived while filling a batch
 	for {
-		var first *op
-		select {
-		case first = <-s.ops:
-		case <-s.closing:
-			// Drain what was queued before Close.
+		first := held
+		held = nil
+		if first == nil {
 			select {
 			case first = <-s.ops:
-			default:
-				return
+			case <-s.closing:
+				// Drain what was queued before Close.
+				select {
+				case first = <-s.ops:
+				default:
+					return
+				}
 			}
+		}
+		if first.bulk {
+			s.commit([]*op{first})
+			continue
 		}
 		batch = append(batch[:0], first)
 	fill:
 		for len(batch) < s.opts.MaxBatch {
 			select {
 			case o := <-s.ops:
+				if o.bulk {
+					held = o
+					break fill
+				}
 				batch = append(batch, o)
 			default:
 				break fill
@@ -310,9 +482,9 @@ var errAbort = errors.New("batch aborted")
 
 func (s *Store) commit(batch []*op) {
 	var failed int = -1
-	events := false
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		before := tx.Bucket(bucketEvents).Sequence()
+	tx := &wtx{}
+	run := func(t kv.RwTx) error {
+		*tx = wtx{RwTx: t}
 		for i, o := range batch {
 			o.err = safeCall(o.fn, tx)
 			if o.err != nil && !isRuleError(o.err) {
@@ -320,14 +492,20 @@ func (s *Store) commit(batch []*op) {
 				return errAbort
 			}
 		}
-		events = tx.Bucket(bucketEvents).Sequence() != before
 		return nil
-	})
+	}
+	var err error
+	if b, ok := s.db.(kv.Bulk); ok && len(batch) == 1 && batch[0].bulk {
+		err = b.BulkUpdate(run)
+	} else {
+		err = s.db.Update(run)
+	}
 	switch {
 	case err == nil:
 		s.commits.Add(1)
 		s.committed.Add(int64(len(batch)))
-		if events {
+		tx.committed()
+		if tx.events {
 			s.notifyEvents()
 		}
 		for _, o := range batch {
@@ -349,7 +527,7 @@ func (s *Store) commit(batch []*op) {
 }
 
 // safeCall runs fn, turning a panic into an internal error.
-func safeCall(fn func(*bolt.Tx) error, tx *bolt.Tx) (err error) {
+func safeCall(fn func(*wtx) error, tx *wtx) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = internal(fmt.Errorf("panic: %v", r), "internal error")
@@ -359,7 +537,7 @@ func safeCall(fn func(*bolt.Tx) error, tx *bolt.Tx) (err error) {
 }
 
 // view runs fn in a read transaction.
-func (s *Store) view(fn func(tx *bolt.Tx) error) error {
+func (s *Store) view(fn func(tx kv.Tx) error) error {
 	if err := s.db.View(fn); err != nil {
 		var e *Error
 		if errors.As(err, &e) {
@@ -389,10 +567,14 @@ func classify(err error, what string) error {
 		return &Error{Code: EUnavailable, Message: "the disk is full: nothing was written; free space and retry", Err: err}
 	case isErrno(err, syscall.EFBIG):
 		return &Error{Code: EUnavailable, Message: "the database file reached its size limit: nothing was written", Err: err}
-	case isErrno(err, syscall.EROFS), isErrno(err, syscall.EACCES), isErrno(err, syscall.EPERM), errors.Is(err, berrors.ErrDatabaseReadOnly):
+	case isErrno(err, syscall.EROFS), isErrno(err, syscall.EACCES), isErrno(err, syscall.EPERM), errors.Is(err, kv.ErrReadOnly):
 		return &Error{Code: EUnavailable, Message: "the database file is read-only: nothing was written", Err: err}
-	case errors.Is(err, berrors.ErrDatabaseNotOpen):
+	case errors.Is(err, kv.ErrClosed):
 		return &Error{Code: EUnavailable, Message: "the database is closed", Err: err}
+	case errors.Is(err, wal.ErrSync):
+		return &Error{Code: EUnavailable, Message: "the write-ahead log could not be synced to disk: nothing more is written; restart promo", Err: err}
+	case errors.Is(err, kv.ErrUnavailable):
+		return &Error{Code: EUnavailable, Message: "the database cannot take writes now: nothing was written; retry later", Err: err}
 	}
 	return internal(err, what)
 }

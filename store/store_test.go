@@ -13,7 +13,7 @@ import (
 func TestOpen_LockedFileFailsFast(t *testing.T) {
 	s, _ := testStore(t, Options{})
 	start := time.Now()
-	_, err := Open(s.Path(), Options{LockTimeout: 300 * time.Millisecond})
+	_, err := openTest(s.Path(), Options{LockTimeout: 300 * time.Millisecond})
 	require.ErrorIs(t, err, ErrLocked)
 	require.Contains(t, err.Error(), "another promo process")
 	require.Less(t, time.Since(start), 5*time.Second)
@@ -22,13 +22,13 @@ func TestOpen_LockedFileFailsFast(t *testing.T) {
 func TestOpen_NotADatabase(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "junk.db")
 	require.NoError(t, os.WriteFile(path, []byte("this is not a bbolt file, just text"), 0o600))
-	_, err := Open(path, Options{})
+	_, err := openTest(path, Options{})
 	require.Error(t, err)
 }
 
 func TestStore_ReopenKeepsEverything(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "promo.db")
-	s, err := Open(path, Options{})
+	s, err := openTest(path, Options{})
 	require.NoError(t, err)
 	mustCampaign(t, s, CampaignSpec{ID: "welcome", Kind: KindWelcome})
 	codes := mustGenerate(t, s, "welcome", 500)
@@ -36,7 +36,7 @@ func TestStore_ReopenKeepsEverything(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
 
-	s, err = Open(path, Options{})
+	s, err = openTest(path, Options{})
 	require.NoError(t, err)
 	defer s.Close()
 	require.False(t, s.codesAdded.Load(), "the saved filter was loaded, not rebuilt")
@@ -62,7 +62,7 @@ func TestStore_ReopenKeepsEverything(t *testing.T) {
 func TestStore_StaleFilterIsRebuilt(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "promo.db")
-	s, err := Open(path, Options{})
+	s, err := openTest(path, Options{})
 	require.NoError(t, err)
 	mustCampaign(t, s, CampaignSpec{ID: "c"})
 	first := mustGenerate(t, s, "c", 100) // Generate saves the filter
@@ -74,7 +74,7 @@ func TestStore_StaleFilterIsRebuilt(t *testing.T) {
 	// Put the old filter back, as if the process died before saving again.
 	require.NoError(t, os.WriteFile(FilterPath(path), staleFilter, 0o600))
 
-	s, err = Open(path, Options{})
+	s, err = openTest(path, Options{})
 	require.NoError(t, err)
 	defer s.Close()
 	require.True(t, s.codesAdded.Load(), "the stale filter was rebuilt")
@@ -86,7 +86,7 @@ func TestStore_StaleFilterIsRebuilt(t *testing.T) {
 
 func TestStore_CorruptFilterIsRebuilt(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "promo.db")
-	s, err := Open(path, Options{})
+	s, err := openTest(path, Options{})
 	require.NoError(t, err)
 	mustCampaign(t, s, CampaignSpec{ID: "c"})
 	codes := mustGenerate(t, s, "c", 50)
@@ -95,7 +95,7 @@ func TestStore_CorruptFilterIsRebuilt(t *testing.T) {
 	require.NoError(t, err)
 	b[len(b)/2] ^= 0xFF
 	require.NoError(t, os.WriteFile(FilterPath(path), b, 0o600))
-	s, err = Open(path, Options{})
+	s, err = openTest(path, Options{})
 	require.NoError(t, err)
 	defer s.Close()
 	for _, code := range codes {
@@ -106,11 +106,11 @@ func TestStore_CorruptFilterIsRebuilt(t *testing.T) {
 
 func TestStore_ReadOnlyRefusesWrites(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "promo.db")
-	s, err := Open(path, Options{})
+	s, err := openTest(path, Options{})
 	require.NoError(t, err)
 	mustCampaign(t, s, CampaignSpec{ID: "c"})
 	require.NoError(t, s.Close())
-	s, err = Open(path, Options{ReadOnly: true})
+	s, err = openTest(path, Options{ReadOnly: true})
 	require.NoError(t, err)
 	defer s.Close()
 	_, err = s.Campaign("c")

@@ -1,0 +1,167 @@
+// Package kv is the small transactional key-value interface that promo's
+// rules run over, so that the same rules run on every storage engine: bbolt
+// alone (boltkv), bbolt behind a write-ahead log (walkv), and an etcd
+// cluster (etcdkv).
+//
+// A store is a set of buckets, each an ordered map from byte keys to byte
+// values. Inside one transaction a caller gets, puts and deletes keys and
+// reads ordered ranges. Nothing else is offered on purpose: no sequences, no
+// nested buckets, no cursor that outlives its transaction, so that any
+// engine with serialisable transactions over ordered keys can sit under the
+// rules.
+//
+// Reads and writes report failure once, not at every call: the first
+// failure of a transaction is kept (Tx.Err) and makes View or Update return
+// it, whatever the function returned. An engine over a network can fail a
+// read; the rules then never act on it, because the whole transaction fails.
+package kv
+
+import (
+	"bytes"
+	"errors"
+	"io"
+)
+
+// Bucket names a keyspace. Keys are ordered bytewise within a bucket.
+// Engines keep buckets apart; a bucket exists as soon as a key is put in it.
+type Bucket string
+
+// Tx is a read transaction: a consistent snapshot of every bucket.
+type Tx interface {
+	// Get returns the value of key in b, or nil when there is none. The
+	// value is valid until the transaction ends; copy it to keep it.
+	Get(b Bucket, key []byte) []byte
+	// Scan calls fn with the keys of b in r, in ascending key order
+	// (descending when r.Reverse), until fn returns false or the range
+	// ends. Keys and values are valid only during the call.
+	Scan(b Bucket, r Range, fn func(k, v []byte) bool)
+	// Err returns the transaction's first failure, nil if none.
+	Err() error
+}
+
+// RwTx is a read-write transaction. It sees its own writes.
+type RwTx interface {
+	Tx
+	// Put sets key to value in b. The engine may keep key and value until
+	// the transaction ends: the caller must not change them before then.
+	Put(b Bucket, key, value []byte)
+	// Delete removes key from b; deleting a missing key does nothing.
+	Delete(b Bucket, key []byte)
+}
+
+// Engine is a transactional store. Its methods are safe for concurrent use.
+type Engine interface {
+	// View runs fn in a read transaction. It returns fn's error, or the
+	// transaction's first failure.
+	View(fn func(Tx) error) error
+	// Update runs fn in a read-write transaction. When fn returns nil and
+	// no read or write failed, its writes take effect atomically and are
+	// durable when Update returns nil; otherwise none of them does and
+	// Update returns the error. Updates are serialisable.
+	Update(fn func(RwTx) error) error
+	// Close releases the engine. Updates after Close fail with ErrClosed.
+	Close() error
+}
+
+// Range is an interval of keys [Start, End). A nil Start is the first key
+// of the bucket, a nil End is past its last key.
+type Range struct {
+	Start, End []byte
+	Reverse    bool
+}
+
+// All is every key of a bucket.
+var All = Range{}
+
+// Prefix is the range of the keys that start with p.
+func Prefix(p []byte) Range {
+	return Range{Start: p, End: PrefixEnd(p)}
+}
+
+// From is the range of the keys from start on.
+func From(start []byte) Range { return Range{Start: start} }
+
+// PrefixEnd returns the first key after every key that starts with p, or
+// nil when there is none (p is empty or all 0xff).
+func PrefixEnd(p []byte) []byte {
+	end := bytes.Clone(p)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+// Contains reports whether key lies in r.
+func (r Range) Contains(key []byte) bool {
+	return (r.Start == nil || bytes.Compare(key, r.Start) >= 0) && (r.End == nil || bytes.Compare(key, r.End) < 0)
+}
+
+// Errors an engine returns. Engines wrap them with what failed.
+var (
+	// ErrClosed: the engine was closed.
+	ErrClosed = errors.New("the store is closed")
+	// ErrLocked: another process holds the database.
+	ErrLocked = errors.New("the database file is in use by another promo process")
+	// ErrReadOnly: the engine was opened read-only, or a write was made in
+	// a read transaction.
+	ErrReadOnly = errors.New("the store is open read-only")
+	// ErrUnavailable: the engine cannot take writes now (a full disk, a
+	// read-only file, a cluster without quorum); nothing was written and a
+	// retry may succeed.
+	ErrUnavailable = errors.New("the store cannot take writes now")
+)
+
+// Bulk is implemented by engines with a faster path for very large
+// transactions (bulk generation and import). BulkUpdate has Update's
+// guarantees.
+type Bulk interface {
+	BulkUpdate(fn func(RwTx) error) error
+}
+
+// Backuper is implemented by engines that can write a standalone bbolt file
+// of a consistent state faster than a copy key by key.
+type Backuper interface {
+	// Backup writes the file to w and returns the bytes written.
+	Backup(w io.Writer) (int64, error)
+}
+
+// Checker is implemented by engines with consistency checks of their own
+// (bbolt's page check, the log's records). Check returns the findings,
+// empty when all is well.
+type Checker interface {
+	Check() ([]string, error)
+}
+
+// Stats describes an engine's storage, for stats and metrics.
+type Stats struct {
+	// FileBytes is the size of the engine's files; UsedBytes the part in
+	// use (bbolt keeps free pages and room allocated ahead).
+	FileBytes int64 `json:"file_bytes"`
+	UsedBytes int64 `json:"used_bytes"`
+	// Log is set for an engine behind a write-ahead log.
+	Log *LogStats `json:"log,omitempty"`
+}
+
+// LogStats describes a write-ahead log.
+type LogStats struct {
+	Segments     int    `json:"segments"`
+	SegmentBytes int64  `json:"segment_bytes"`
+	LastLSN      uint64 `json:"last_lsn"`    // the newest record
+	AppliedLSN   uint64 `json:"applied_lsn"` // the newest record in the database file
+	Records      int64  `json:"records"`     // appended since open: one per group of writes
+	Syncs        int64  `json:"syncs"`       // fdatasync calls since open
+	Checkpoints  int64  `json:"checkpoints"` // since open
+	// Pending is what is acknowledged but not yet in the database file;
+	// PendingHigh its most since open.
+	PendingOps   int64 `json:"pending_ops"`
+	PendingBytes int64 `json:"pending_bytes"`
+	PendingHigh  int64 `json:"pending_high_bytes"`
+}
+
+// Stater is implemented by engines that describe their storage.
+type Stater interface {
+	Stats() Stats
+}
