@@ -142,8 +142,18 @@ func (f Format) bodyLen() int {
 	return f.Length
 }
 
-func (f Format) foldedPrefix() string { k, _ := Normalize(f.Prefix); return k }
-func (f Format) foldedSuffix() string { k, _ := Normalize(f.Suffix); return k }
+func (f Format) foldedPrefix() string { return fold(f.Prefix) }
+func (f Format) foldedSuffix() string { return fold(f.Suffix) }
+
+// fold normalises an affix; most formats have none, and Normalize builds
+// an error for empty input.
+func fold(affix string) string {
+	if affix == "" {
+		return ""
+	}
+	k, _ := Normalize(affix)
+	return k
+}
 
 // SameShape reports whether codes of f and g can look alike, so that they
 // share one guess space: same alphabet, length, check and affixes.

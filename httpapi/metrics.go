@@ -66,6 +66,15 @@ var (
 	commitsDesc   = prometheus.NewDesc("promo_store_commits_total", "Write transactions committed (each one fsync'd).", nil, nil)
 	committedDesc = prometheus.NewDesc("promo_store_operations_total", "Write operations committed; divided by commits, the group commit's batch size.", nil, nil)
 	filterDesc    = prometheus.NewDesc("promo_filter_keys", "Keys in the Bloom filter, and its capacity.", []string{"of"}, nil)
+	logDescs      = map[string]*prometheus.Desc{
+		"records":     prometheus.NewDesc("promo_log_records_total", "Records appended to the write-ahead log since start (one per group of writes).", nil, nil),
+		"syncs":       prometheus.NewDesc("promo_log_syncs_total", "fdatasync calls on the write-ahead log since start.", nil, nil),
+		"synctime":    prometheus.NewDesc("promo_log_sync_seconds_total", "Time spent in fdatasync of the write-ahead log since start.", nil, nil),
+		"checkpoints": prometheus.NewDesc("promo_log_checkpoints_total", "Checkpoints that brought the database file up to date with the log.", nil, nil),
+		"lag":         prometheus.NewDesc("promo_log_unapplied_records", "Log records acknowledged but not yet in the database file.", nil, nil),
+		"pending":     prometheus.NewDesc("promo_log_pending_bytes", "Bytes of acknowledged writes held in memory until a checkpoint; and the most since start.", []string{"of"}, nil),
+		"segments":    prometheus.NewDesc("promo_log_segment_bytes", "Bytes of the log's segment files.", nil, nil),
+	}
 )
 
 func (c *codesCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -73,6 +82,9 @@ func (c *codesCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- filterDesc
 	ch <- commitsDesc
 	ch <- committedDesc
+	for _, d := range logDescs {
+		ch <- d
+	}
 }
 
 func (c *codesCollector) Collect(ch chan<- prometheus.Metric) {
@@ -91,6 +103,16 @@ func (c *codesCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(committedDesc, prometheus.CounterValue, float64(w.Operations))
 	ch <- prometheus.MustNewConstMetric(filterDesc, prometheus.GaugeValue, float64(f.Count), "keys")
 	ch <- prometheus.MustNewConstMetric(filterDesc, prometheus.GaugeValue, float64(f.Capacity), "capacity")
+	if l := c.st.Storage().Log; l != nil {
+		ch <- prometheus.MustNewConstMetric(logDescs["records"], prometheus.CounterValue, float64(l.Records))
+		ch <- prometheus.MustNewConstMetric(logDescs["syncs"], prometheus.CounterValue, float64(l.Syncs))
+		ch <- prometheus.MustNewConstMetric(logDescs["synctime"], prometheus.CounterValue, l.SyncSeconds)
+		ch <- prometheus.MustNewConstMetric(logDescs["checkpoints"], prometheus.CounterValue, float64(l.Checkpoints))
+		ch <- prometheus.MustNewConstMetric(logDescs["lag"], prometheus.GaugeValue, float64(l.LastLSN-l.AppliedLSN))
+		ch <- prometheus.MustNewConstMetric(logDescs["pending"], prometheus.GaugeValue, float64(l.PendingBytes), "now")
+		ch <- prometheus.MustNewConstMetric(logDescs["pending"], prometheus.GaugeValue, float64(l.PendingHigh), "high")
+		ch <- prometheus.MustNewConstMetric(logDescs["segments"], prometheus.GaugeValue, float64(l.SegmentBytes))
+	}
 }
 
 func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) error {

@@ -19,6 +19,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -127,8 +128,12 @@ type Store struct {
 	ops      chan *op
 	closing  chan struct{}
 	loopDone chan struct{}
-	closeMu  sync.RWMutex // held for reading while submitting ops
-	closed   bool
+	// With a pipelining engine, the writer hands each batch's wait to the
+	// completer, which answers the batches in order once they are durable.
+	completions chan completion
+	completed   chan struct{}
+	closeMu     sync.RWMutex // held for reading while submitting ops
+	closed      bool
 
 	genMu       sync.Mutex  // serialises operations that add codes
 	codesAdded  atomic.Bool // the filter changed since it was loaded or saved
@@ -241,12 +246,14 @@ func openEngine(engine kv.Engine, path string, opts Options) (*Store, error) {
 	s := &Store{
 		db: engine, path: path, opts: opts, now: opts.Now, log: opts.Logger,
 		ops: make(chan *op, 4096), closing: make(chan struct{}), loopDone: make(chan struct{}),
+		completions: make(chan completion, 64), completed: make(chan struct{}),
 		eventsReady: make(chan struct{}),
 	}
 	if err := s.init(); err != nil {
 		engine.Close()
 		return nil, err
 	}
+	go s.complete()
 	go s.writeLoop()
 	if !opts.ReadOnly {
 		go s.maintain()
@@ -436,7 +443,11 @@ func (s *Store) submit(ctx context.Context, o *op) error {
 // writeLoop commits the operations queued at each moment together; a bulk
 // operation runs alone.
 func (s *Store) writeLoop() {
-	defer close(s.loopDone)
+	defer func() {
+		close(s.completions)
+		<-s.completed
+		close(s.loopDone)
+	}()
 	batch := make([]*op, 0, s.opts.MaxBatch)
 	var held *op // a bulk op that arrived while filling a batch
 	for {
@@ -480,6 +491,40 @@ func (s *Store) writeLoop() {
 // unexpectedly; the others are then run one by one.
 var errAbort = errors.New("batch aborted")
 
+// completion is a batch whose writes are on their way to disk.
+type completion struct {
+	batch []*op
+	tx    *wtx
+	wait  func() error
+}
+
+// complete answers the batches the writer handed over, in order, once each
+// is durable.
+func (s *Store) complete() {
+	defer close(s.completed)
+	for c := range s.completions {
+		s.finish(c.batch, c.tx, c.wait())
+	}
+}
+
+// finish answers a batch: after its commit (err nil), or with err.
+func (s *Store) finish(batch []*op, tx *wtx, err error) {
+	if err == nil {
+		s.commits.Add(1)
+		s.committed.Add(int64(len(batch)))
+		tx.committed()
+		if tx.events {
+			s.notifyEvents()
+		}
+	}
+	for _, o := range batch {
+		if err != nil && (o.err == nil || isRuleError(o.err)) {
+			o.err = classify(err, "commit")
+		}
+		close(o.done)
+	}
+}
+
 func (s *Store) commit(batch []*op) {
 	var failed int = -1
 	tx := &wtx{}
@@ -494,37 +539,47 @@ func (s *Store) commit(batch []*op) {
 		}
 		return nil
 	}
+	bulk := len(batch) == 1 && batch[0].bulk
 	var err error
-	if b, ok := s.db.(kv.Bulk); ok && len(batch) == 1 && batch[0].bulk {
+	switch b, p := s.db.(kv.Bulk); {
+	case bulk && p:
 		err = b.BulkUpdate(run)
-	} else {
+	default:
+		if pl, ok := s.db.(kv.Pipeliner); ok && !bulk {
+			var wait func() error
+			if wait, err = pl.UpdateAsync(run); err == nil {
+				// The writer reuses batch's array for the next batch.
+				s.completions <- completion{batch: slices.Clone(batch), tx: tx, wait: wait}
+				return
+			}
+			break
+		}
 		err = s.db.Update(run)
 	}
-	switch {
-	case err == nil:
-		s.commits.Add(1)
-		s.committed.Add(int64(len(batch)))
-		tx.committed()
-		if tx.events {
-			s.notifyEvents()
-		}
-		for _, o := range batch {
-			close(o.done)
-		}
-	case failed >= 0 && len(batch) > 1:
+	if err != nil && failed >= 0 && len(batch) > 1 {
 		// Rerun each operation alone so only the faulty one fails.
 		for _, o := range batch {
 			s.commit([]*op{o})
 		}
-	default:
-		for _, o := range batch {
-			if failed < 0 || o.err == nil || isRuleError(o.err) {
-				o.err = classify(err, "commit")
-			}
-			close(o.done)
-		}
+		return
 	}
+	s.drainCompletions()
+	s.finish(batch, tx, err)
 }
+
+// drainCompletions waits until the completer has answered every batch
+// handed to it, so that a batch answered directly comes after them.
+func (s *Store) drainCompletions() {
+	if _, ok := s.db.(kv.Pipeliner); !ok {
+		return
+	}
+	done := make(chan struct{})
+	s.completions <- completion{wait: func() error { close(done); return errSkip }}
+	<-done
+}
+
+// errSkip marks the completion drainCompletions sends: it answers nobody.
+var errSkip = errors.New("no batch")
 
 // safeCall runs fn, turning a panic into an internal error.
 func safeCall(fn func(*wtx) error, tx *wtx) (err error) {

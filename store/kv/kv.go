@@ -121,6 +121,18 @@ type Bulk interface {
 	BulkUpdate(fn func(RwTx) error) error
 }
 
+// Pipeliner is implemented by engines that can start an update before the
+// previous one is durable, so that one update's work overlaps the last
+// one's sync.
+type Pipeliner interface {
+	// UpdateAsync runs fn as Update does, and returns once its writes are
+	// ordered after every earlier update's: later updates see them. wait
+	// returns once they are durable and visible to View, or returns the
+	// failure that stopped them. The caller must wait before it tells
+	// anyone that fn's writes happened.
+	UpdateAsync(fn func(RwTx) error) (wait func() error, err error)
+}
+
 // Backuper is implemented by engines that can write a standalone bbolt file
 // of a consistent state faster than a copy key by key.
 type Backuper interface {
@@ -147,13 +159,14 @@ type Stats struct {
 
 // LogStats describes a write-ahead log.
 type LogStats struct {
-	Segments     int    `json:"segments"`
-	SegmentBytes int64  `json:"segment_bytes"`
-	LastLSN      uint64 `json:"last_lsn"`    // the newest record
-	AppliedLSN   uint64 `json:"applied_lsn"` // the newest record in the database file
-	Records      int64  `json:"records"`     // appended since open: one per group of writes
-	Syncs        int64  `json:"syncs"`       // fdatasync calls since open
-	Checkpoints  int64  `json:"checkpoints"` // since open
+	Segments     int     `json:"segments"`
+	SegmentBytes int64   `json:"segment_bytes"`
+	LastLSN      uint64  `json:"last_lsn"`     // the newest record
+	AppliedLSN   uint64  `json:"applied_lsn"`  // the newest record in the database file
+	Records      int64   `json:"records"`      // appended since open: one per group of writes
+	Syncs        int64   `json:"syncs"`        // fdatasync calls since open
+	SyncSeconds  float64 `json:"sync_seconds"` // spent in them
+	Checkpoints  int64   `json:"checkpoints"`  // since open
 	// Pending is what is acknowledged but not yet in the database file;
 	// PendingHigh its most since open.
 	PendingOps   int64 `json:"pending_ops"`

@@ -32,6 +32,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Options configure a Log. The zero value is ready to use.
@@ -68,8 +69,8 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Message }
 
-// Log is an open write-ahead log. Append is for one goroutine at a time;
-// the other methods are safe for concurrent use.
+// Log is an open write-ahead log. Write and Append are for one goroutine
+// at a time; the other methods are safe for concurrent use.
 type Log struct {
 	dir  string
 	opts Options
@@ -80,15 +81,21 @@ type Log struct {
 	spare    *spareState
 	nextSize int64
 
-	// Owned by the appending goroutine.
+	failed error // under mu
+
+	// Owned by the writing goroutine; cur is swapped under fileMu, which
+	// Sync holds for reading while it flushes cur.
+	fileMu sync.RWMutex
 	cur    *os.File
 	off    int64
 	buf    []byte
-	failed error
+	syncMu sync.Mutex // one Sync at a time
 
-	last    atomic.Uint64
-	records atomic.Int64
-	syncs   atomic.Int64
+	last      atomic.Uint64 // the newest record written
+	synced    atomic.Uint64 // the newest record on disk
+	records   atomic.Int64
+	syncs     atomic.Int64
+	syncNanos atomic.Int64
 }
 
 type segment struct {
@@ -161,6 +168,7 @@ func Open(dir string, applied uint64, opts Options, replay func(lsn uint64, payl
 		if l.cur, err = os.OpenFile(l.path(applied+1), os.O_RDWR, 0); err != nil {
 			return nil, fmt.Errorf("open the log: %w", err)
 		}
+		l.synced.Store(applied)
 		return l, nil
 	}
 	if segs[0].first > applied+1 {
@@ -205,6 +213,12 @@ func Open(dir string, applied uint64, opts Options, replay func(lsn uint64, payl
 	if l.cur, err = os.OpenFile(l.path(segs[len(segs)-1].first), os.O_RDWR, 0); err != nil {
 		return nil, fmt.Errorf("open the log: %w", err)
 	}
+	// Records a crashed process wrote but did not sync may be in the page
+	// cache only: sync them before anything reads them.
+	if err := l.sync(l.cur); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSync, err)
+	}
+	l.synced.Store(want - 1)
 	if hasSpare {
 		l.spare = &spareState{done: make(chan struct{})}
 		close(l.spare.done)
@@ -414,13 +428,25 @@ func (l *Log) syncDir() error {
 }
 
 // Append writes payload as the next record and returns its LSN once it is
-// on disk. A write that fails (a full disk, a read-only file) leaves the
-// log as it was: the record does not exist and a later Append may succeed.
-// A failed fdatasync returns an error wrapping ErrSync, and every later
-// Append fails the same way.
+// on disk: Write, then Sync.
 func (l *Log) Append(payload []byte) (uint64, error) {
-	if l.failed != nil {
-		return 0, l.failed
+	lsn, err := l.Write(payload)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := l.Sync(); err != nil {
+		return 0, err
+	}
+	return lsn, nil
+}
+
+// Write writes payload as the next record, without waiting for the disk,
+// and returns its LSN; Sync makes it durable. Write is for one goroutine
+// at a time. A write that fails (a full disk, a read-only file) leaves the
+// log as it was: the record does not exist and a later Write may succeed.
+func (l *Log) Write(payload []byte) (uint64, error) {
+	if err := l.failure(); err != nil {
+		return 0, err
 	}
 	if l.opts.ReadOnly {
 		return 0, errors.New("the log is open read-only")
@@ -441,13 +467,11 @@ func (l *Log) Append(payload []byte) (uint64, error) {
 		l.prepare() // the next segment, ahead of need
 	}
 	l.buf = appendFrame(l.buf[:0], lsn, payload)
-	if _, err := l.cur.WriteAt(l.buf, l.off); err != nil {
+	l.fileMu.RLock()
+	_, err := l.cur.WriteAt(l.buf, l.off)
+	l.fileMu.RUnlock()
+	if err != nil {
 		return 0, fmt.Errorf("write the log: %w", err)
-	}
-	l.syncs.Add(1)
-	if err := l.sync(l.cur); err != nil {
-		l.failed = fmt.Errorf("%w: %w", ErrSync, err)
-		return 0, l.failed
 	}
 	l.off += size
 	l.last.Store(lsn)
@@ -458,8 +482,56 @@ func (l *Log) Append(payload []byte) (uint64, error) {
 	return lsn, nil
 }
 
+// Sync makes every record written so far durable with one fdatasync and
+// returns the LSN it reached. It is safe to call while Write runs. A
+// failed fdatasync returns an error wrapping ErrSync, and every later
+// Write and Sync fails the same way.
+func (l *Log) Sync() (uint64, error) {
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
+	if err := l.failure(); err != nil {
+		return 0, err
+	}
+	l.fileMu.RLock()
+	target := l.last.Load()
+	if target <= l.synced.Load() {
+		l.fileMu.RUnlock()
+		return target, nil
+	}
+	l.syncs.Add(1)
+	start := time.Now()
+	err := l.sync(l.cur)
+	l.syncNanos.Add(int64(time.Since(start)))
+	l.fileMu.RUnlock()
+	if err != nil {
+		return 0, l.fail(err)
+	}
+	l.synced.Store(target)
+	return target, nil
+}
+
+// Synced returns the LSN up to which records are durable.
+func (l *Log) Synced() uint64 { return l.synced.Load() }
+
+func (l *Log) failure() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.failed
+}
+
+func (l *Log) fail(err error) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.failed == nil {
+		l.failed = fmt.Errorf("%w: %w", ErrSync, err)
+	}
+	return l.failed
+}
+
 // roll starts a new segment whose first record is lsn, for a record of
-// size bytes: the spare when it is big enough, else a new file.
+// size bytes: the spare when it is big enough, else a new file. The
+// records of the old segment are synced first, so that Sync need only
+// flush the segment being written.
 func (l *Log) roll(lsn uint64, size int64) error {
 	l.mu.Lock()
 	want := l.nextSize
@@ -493,8 +565,14 @@ func (l *Log) roll(lsn uint64, size int64) error {
 	if err != nil {
 		return fmt.Errorf("open the new log segment: %w", err)
 	}
+	if _, err := l.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	l.fileMu.Lock()
 	old := l.cur
 	l.cur, l.off = f, 0
+	l.fileMu.Unlock()
 	old.Close()
 	l.mu.Lock()
 	l.segs = append(l.segs, segment{first: lsn, size: segSize})
@@ -592,13 +670,14 @@ type Stats struct {
 	SegmentBytes int64
 	Records      int64 // appended since open
 	Syncs        int64
+	SyncTime     time.Duration // spent in fdatasync since open
 }
 
 // Stats returns the log's segments and counts.
 func (l *Log) Stats() Stats {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	st := Stats{Segments: len(l.segs), Records: l.records.Load(), Syncs: l.syncs.Load()}
+	st := Stats{Segments: len(l.segs), Records: l.records.Load(), Syncs: l.syncs.Load(), SyncTime: time.Duration(l.syncNanos.Load())}
 	for _, s := range l.segs {
 		st.SegmentBytes += s.size
 	}

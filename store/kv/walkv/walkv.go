@@ -59,21 +59,25 @@ type Options struct {
 }
 
 // DB is a kv.Engine: base behind a write-ahead log.
+//
+// Writes move through four places: an Update's batch; recent, batches
+// written to the log (the newest may not be synced yet: only writers read
+// those); acked, the synced batches merged into one tree; and frozen,
+// the tree a checkpoint is applying to the file. Readers see the synced
+// recent batches, a clone of acked, frozen and the file.
 type DB struct {
 	base kv.Engine
 	log  *wal.Log
 	opts Options
 
-	// writeMu serialises Updates and is held to freeze the pending tree.
+	// writeMu serialises Updates, and is held to merge or freeze acked.
 	writeMu sync.Mutex
-	batch   *tree // reused by each Update
-	failed  error // a failed fdatasync: no more writes
 	closed  bool
 
-	// mu guards what readers take: the pending tree (written only under
-	// writeMu too), its reader's clone, and the tree being checkpointed.
+	// mu guards what readers take, and the counts.
 	mu         sync.Mutex
-	acked      *tree
+	recent     []*batchRec // oldest first
+	acked      *tree       // written only under writeMu and mu
 	ackedLSN   uint64
 	ackedOps   int
 	ackedBytes int64
@@ -83,23 +87,33 @@ type DB struct {
 	frozenSize int64
 	ckDone     chan struct{} // closed and replaced after each checkpoint
 	ckErr      error         // the last checkpoint's failure
+	failed     error         // a failed fdatasync: no more writes
 
-	ckMu    sync.Mutex // one checkpoint at a time
-	wake    chan struct{}
-	stop    chan struct{}
-	stopped chan struct{}
+	fatalOnce sync.Once
+	ckMu      sync.Mutex // one checkpoint at a time
+	wake      chan struct{}
+	stop      chan struct{}
+	stopped   chan struct{}
 
 	applied     atomic.Uint64
 	checkpoints atomic.Int64
 	pendingHigh atomic.Int64
 }
 
+// batchRec is one Update's writes, as written to the log at lsn.
+type batchRec struct {
+	t     *tree
+	lsn   uint64
+	bytes int64
+}
+
 var (
-	_ kv.Engine   = (*DB)(nil)
-	_ kv.Bulk     = (*DB)(nil)
-	_ kv.Backuper = (*DB)(nil)
-	_ kv.Checker  = (*DB)(nil)
-	_ kv.Stater   = (*DB)(nil)
+	_ kv.Engine    = (*DB)(nil)
+	_ kv.Pipeliner = (*DB)(nil)
+	_ kv.Bulk      = (*DB)(nil)
+	_ kv.Backuper  = (*DB)(nil)
+	_ kv.Checker   = (*DB)(nil)
+	_ kv.Stater    = (*DB)(nil)
 )
 
 // Open opens the log in logDir in front of base, replaying what base does
@@ -119,7 +133,7 @@ func Open(base kv.Engine, logDir string, opts Options) (*DB, error) {
 		opts.Logger = slog.Default()
 	}
 	opts.Log.ReadOnly = opts.ReadOnly
-	d := &DB{base: base, opts: opts, batch: newTree(), acked: newTree(), ckDone: make(chan struct{}),
+	d := &DB{base: base, opts: opts, acked: newTree(), ckDone: make(chan struct{}),
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
 	var applied uint64
 	if err := base.View(func(tx kv.Tx) error {
@@ -131,15 +145,9 @@ func Open(base kv.Engine, logDir string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("read the log position of the database file: %w", err)
 	}
 	d.applied.Store(applied)
+	d.ackedLSN = applied
 	log, err := wal.Open(logDir, applied, opts.Log, func(lsn uint64, payload []byte) error {
-		if err := decode(payload, func(it item) {
-			if old, ok := d.acked.ReplaceOrInsert(it); ok {
-				d.ackedBytes -= old.size()
-			} else {
-				d.ackedOps++
-			}
-			d.ackedBytes += it.size()
-		}); err != nil {
+		if err := decode(payload, d.addAcked); err != nil {
 			return err
 		}
 		d.ackedLSN = lsn
@@ -160,14 +168,31 @@ func Open(base kv.Engine, logDir string, opts Options) (*DB, error) {
 	return d, nil
 }
 
+// addAcked puts one write in acked; the caller holds mu (or owns d).
+func (d *DB) addAcked(it item) {
+	if old, ok := d.acked.ReplaceOrInsert(it); ok {
+		d.ackedBytes -= old.size()
+	} else {
+		d.ackedOps++
+	}
+	d.ackedBytes += it.size()
+}
+
 // Log returns the write-ahead log.
 func (d *DB) Log() *wal.Log { return d.log }
 
-// layers returns what readers read over the file, newest first.
+// layers returns what readers read over the file, newest first: the
+// synced recent batches, acked, frozen.
 func (d *DB) layers() []*tree {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	synced := d.log.Synced()
 	var out []*tree
+	for i := len(d.recent) - 1; i >= 0; i-- {
+		if d.recent[i].lsn <= synced {
+			out = append(out, d.recent[i].t)
+		}
+	}
 	if d.acked.Len() > 0 {
 		if d.snap == nil {
 			d.snap = d.acked.Clone()
@@ -197,24 +222,43 @@ func (d *DB) View(fn func(kv.Tx) error) error {
 }
 
 // Update runs fn over the acknowledged state and, when it succeeds, logs
-// its writes as one record and makes them visible.
+// its writes as one record, and returns once they are synced and visible.
 func (d *DB) Update(fn func(kv.RwTx) error) error {
-	if d.opts.ReadOnly {
-		return kv.ErrReadOnly
-	}
-	if err := d.lockForWrite(); err != nil {
+	wait, err := d.UpdateAsync(fn)
+	if err != nil {
 		return err
 	}
+	return wait()
+}
+
+// UpdateAsync runs fn over the state every earlier Update left (synced or
+// not) and writes its writes to the log as one record, without waiting for
+// the disk. The returned wait syncs the log (one fdatasync for every
+// record written meanwhile, by whichever caller gets there first) and
+// returns once fn's writes are durable and visible to View. A caller may
+// start the next UpdateAsync before waiting: its fn sees these writes,
+// which is safe because a failed fdatasync stops every write for good.
+func (d *DB) UpdateAsync(fn func(kv.RwTx) error) (wait func() error, err error) {
+	if d.opts.ReadOnly {
+		return nil, kv.ErrReadOnly
+	}
+	if err := d.lockForWrite(); err != nil {
+		return nil, err
+	}
 	defer d.writeMu.Unlock()
+	d.mergeSynced()
 	d.mu.Lock()
-	layers := []*tree{d.batch, d.acked}
+	layers := []*tree{newTree()}
+	for i := len(d.recent) - 1; i >= 0; i-- {
+		layers = append(layers, d.recent[i].t)
+	}
+	layers = append(layers, d.acked)
 	if d.frozen != nil {
 		layers = append(layers, d.frozen)
 	}
 	d.mu.Unlock()
-	t := &wtx{view: view{layers: layers}, batch: d.batch}
-	defer d.batch.Clear(false)
-	err := d.base.View(func(btx kv.Tx) error {
+	t := &wtx{view: view{layers: layers}, batch: layers[0]}
+	err = d.base.View(func(btx kv.Tx) error {
 		t.base = btx
 		err := fn(t)
 		if e := t.Err(); e != nil {
@@ -222,38 +266,77 @@ func (d *DB) Update(fn func(kv.RwTx) error) error {
 		}
 		return err
 	})
-	if err != nil || t.ops == 0 {
-		return err
+	if err != nil {
+		return nil, err
 	}
-	lsn, err := d.log.Append(encode(d.batch, t.bytes))
+	if t.ops == 0 {
+		// Nothing to log, but what fn read may be unsynced: wait for it.
+		lsn := d.log.Last()
+		return func() error { return d.syncTo(lsn) }, nil
+	}
+	lsn, err := d.log.Write(encode(t.batch, t.bytes))
 	if err != nil {
 		if errors.Is(err, wal.ErrSync) {
-			d.fatal(err)
-			return fmt.Errorf("%w: %w", kv.ErrUnavailable, err)
+			return nil, fmt.Errorf("%w: %w", kv.ErrUnavailable, err)
 		}
-		return fmt.Errorf("%w: nothing was written: %w", kv.ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: nothing was written: %w", kv.ErrUnavailable, err)
 	}
 	d.mu.Lock()
-	d.batch.Ascend(func(it item) bool {
-		if old, ok := d.acked.ReplaceOrInsert(it); ok {
-			d.ackedBytes -= old.size()
-		} else {
-			d.ackedOps++
-		}
-		d.ackedBytes += it.size()
-		return true
-	})
-	d.ackedLSN = lsn
-	d.snap = nil
-	ops, pending := d.ackedOps, d.ackedBytes+d.frozenSize
+	d.recent = append(d.recent, &batchRec{t: t.batch, lsn: lsn, bytes: t.bytes})
+	pending := d.pendingLocked()
 	d.mu.Unlock()
 	if pending > d.pendingHigh.Load() {
 		d.pendingHigh.Store(pending)
 	}
-	if ops >= d.opts.MaxOps {
-		d.poke()
+	return func() error { return d.syncTo(lsn) }, nil
+}
+
+// syncTo returns once the log is synced up to lsn.
+func (d *DB) syncTo(lsn uint64) error {
+	if d.log.Synced() >= lsn {
+		return nil
+	}
+	if _, err := d.log.Sync(); err != nil {
+		d.fatal(err)
+		return fmt.Errorf("%w: %w", kv.ErrUnavailable, err)
 	}
 	return nil
+}
+
+// mergeSynced moves the synced recent batches into acked; the caller holds
+// writeMu.
+func (d *DB) mergeSynced() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	synced := d.log.Synced()
+	n := 0
+	for _, b := range d.recent {
+		if b.lsn > synced {
+			break
+		}
+		b.t.Ascend(func(it item) bool {
+			d.addAcked(it)
+			return true
+		})
+		d.ackedLSN = b.lsn
+		n++
+	}
+	if n > 0 {
+		d.recent = append(d.recent[:0], d.recent[n:]...)
+		d.snap = nil
+		if d.ackedOps >= d.opts.MaxOps {
+			d.poke()
+		}
+	}
+}
+
+// pendingLocked is the bytes of writes held in memory; the caller holds mu.
+func (d *DB) pendingLocked() int64 {
+	n := d.ackedBytes + d.frozenSize
+	for _, b := range d.recent {
+		n += b.bytes
+	}
+	return n
 }
 
 // lockForWrite takes writeMu once the writes held in memory are below the
@@ -261,19 +344,19 @@ func (d *DB) Update(fn func(kv.RwTx) error) error {
 func (d *DB) lockForWrite() error {
 	for {
 		d.writeMu.Lock()
-		switch {
-		case d.closed:
-			d.writeMu.Unlock()
-			return kv.ErrClosed
-		case d.failed != nil:
-			d.writeMu.Unlock()
-			return fmt.Errorf("%w: %w", kv.ErrUnavailable, d.failed)
-		}
 		d.mu.Lock()
-		full := d.ackedBytes+d.frozenSize >= d.opts.MaxPending
+		closed, failed := d.closed, d.failed
+		full := d.pendingLocked() >= d.opts.MaxPending
 		done, ckErr := d.ckDone, d.ckErr
 		d.mu.Unlock()
-		if !full {
+		switch {
+		case closed:
+			d.writeMu.Unlock()
+			return kv.ErrClosed
+		case failed != nil:
+			d.writeMu.Unlock()
+			return fmt.Errorf("%w: %w", kv.ErrUnavailable, failed)
+		case !full:
 			return nil
 		}
 		d.writeMu.Unlock()
@@ -311,16 +394,17 @@ func (d *DB) checkpointer() {
 	}
 }
 
-// checkpoint freezes the pending writes (unless a frozen set is left from
-// a failed checkpoint) and applies them to the file with their log
-// position, then releases the log's segments below it. haveWriteMu says
-// the caller holds writeMu.
+// checkpoint freezes acked (unless a frozen set is left from a failed
+// checkpoint) and applies it to the file with its log position, then
+// releases the log's segments below it. haveWriteMu says the caller holds
+// writeMu.
 func (d *DB) checkpoint(haveWriteMu bool) error {
 	if !haveWriteMu {
 		d.writeMu.Lock()
 	}
 	d.ckMu.Lock()
 	defer d.ckMu.Unlock()
+	d.mergeSynced()
 	d.mu.Lock()
 	if d.frozen == nil && d.acked.Len() > 0 {
 		d.frozen, d.frozenLSN, d.frozenSize = d.acked, d.ackedLSN, d.ackedBytes
@@ -362,15 +446,18 @@ func (d *DB) checkpoint(haveWriteMu bool) error {
 	return d.log.Release(lsn)
 }
 
-// flush applies every acknowledged write to the file; the caller holds
-// writeMu, so no new one comes meanwhile.
+// flush makes every written record durable and applies it to the file;
+// the caller holds writeMu, so no new one comes meanwhile.
 func (d *DB) flush() error {
+	if err := d.syncTo(d.log.Last()); err != nil {
+		return err
+	}
 	for {
 		if err := d.checkpoint(true); err != nil {
 			return err
 		}
 		d.mu.Lock()
-		left := d.frozen != nil || d.acked.Len() > 0
+		left := d.frozen != nil || d.acked.Len() > 0 || len(d.recent) > 0
 		d.mu.Unlock()
 		if !left {
 			return nil
@@ -421,18 +508,28 @@ func (d *DB) BulkUpdate(fn func(kv.RwTx) error) error {
 	if err != nil {
 		return err // the empty record is applied by the next checkpoint
 	}
+	d.mu.Lock()
+	d.ackedLSN = lsn
+	d.mu.Unlock()
 	d.applied.Store(lsn)
 	return d.log.Release(lsn)
 }
 
-// fatal stops the engine's writes for good after a failed fdatasync.
+// fatal stops the engine's writes for good after a failed fdatasync, and
+// calls OnFatal once.
 func (d *DB) fatal(err error) {
-	d.failed = err
-	if d.opts.OnFatal != nil {
-		d.opts.OnFatal(err)
-	} else {
-		d.opts.Logger.Error("the write-ahead log cannot be synced; stop the process", "err", err)
+	d.mu.Lock()
+	if d.failed == nil {
+		d.failed = err
 	}
+	d.mu.Unlock()
+	d.fatalOnce.Do(func() {
+		if d.opts.OnFatal != nil {
+			d.opts.OnFatal(err)
+		} else {
+			d.opts.Logger.Error("the write-ahead log cannot be synced; stop the process", "err", err)
+		}
+	})
 }
 
 // Backup writes a standalone bbolt file of a consistent state holding
@@ -475,13 +572,16 @@ func (d *DB) Stats() kv.Stats {
 	}
 	ls := d.log.Stats()
 	d.mu.Lock()
-	ops, bytes := int64(d.ackedOps), d.ackedBytes+d.frozenSize
+	ops, bytes := int64(d.ackedOps), d.pendingLocked()
 	if d.frozen != nil {
 		ops += int64(d.frozen.Len())
 	}
+	for _, b := range d.recent {
+		ops += int64(b.t.Len())
+	}
 	d.mu.Unlock()
 	out.Log = &kv.LogStats{Segments: ls.Segments, SegmentBytes: ls.SegmentBytes, LastLSN: d.log.Last(),
-		AppliedLSN: d.applied.Load(), Records: ls.Records, Syncs: ls.Syncs, Checkpoints: d.checkpoints.Load(),
+		AppliedLSN: d.applied.Load(), Records: ls.Records, Syncs: ls.Syncs, SyncSeconds: ls.SyncTime.Seconds(), Checkpoints: d.checkpoints.Load(),
 		PendingOps: ops, PendingBytes: bytes, PendingHigh: d.pendingHigh.Load()}
 	out.FileBytes += ls.SegmentBytes
 	return out
@@ -495,17 +595,20 @@ func (d *DB) Close() error {
 		d.writeMu.Unlock()
 		return nil
 	}
+	d.mu.Lock()
 	d.closed = true
+	failed := d.failed
+	d.mu.Unlock()
 	d.writeMu.Unlock()
 	var errs []error
 	if !d.opts.ReadOnly {
 		close(d.stop)
 		<-d.stopped
-		d.writeMu.Lock()
-		if d.failed == nil {
+		if failed == nil {
+			d.writeMu.Lock()
 			errs = append(errs, d.flush())
+			d.writeMu.Unlock()
 		}
-		d.writeMu.Unlock()
 	}
 	errs = append(errs, d.log.Close(), d.base.Close())
 	return errors.Join(errs...)
@@ -514,7 +617,9 @@ func (d *DB) Close() error {
 // abandon drops the engine as a crash would: no checkpoint, no flush.
 func (d *DB) abandon() {
 	d.writeMu.Lock()
+	d.mu.Lock()
 	d.closed = true
+	d.mu.Unlock()
 	d.writeMu.Unlock()
 	if !d.opts.ReadOnly {
 		close(d.stop)

@@ -317,3 +317,42 @@ func TestDB_RandomOperationsMatchAModel(t *testing.T) {
 		}
 	}
 }
+
+// An update can start before the previous one is durable: it sees the
+// previous writes, while readers see them only once synced.
+func TestDB_UpdateAsync_Pipelines(t *testing.T) {
+	d := openAt(t, t.TempDir(), Options{Interval: time.Hour})
+	defer d.Close()
+	wait1, err := d.UpdateAsync(func(tx kv.RwTx) error {
+		tx.Put("b", []byte("a"), []byte("1"))
+		return nil
+	})
+	require.NoError(t, err)
+	require.Equal(t, "", get(t, d, "a"), "not visible before it is synced")
+	wait2, err := d.UpdateAsync(func(tx kv.RwTx) error {
+		require.Equal(t, []byte("1"), tx.Get("b", []byte("a")), "the next update sees it")
+		tx.Put("b", []byte("b"), []byte("2"))
+		return nil
+	})
+	require.NoError(t, err)
+	syncs := d.Stats().Log.Syncs
+	require.NoError(t, wait2())
+	require.NoError(t, wait1())
+	require.Equal(t, syncs+1, d.Stats().Log.Syncs, "one fdatasync made both durable")
+	require.Equal(t, "1", get(t, d, "a"))
+	require.Equal(t, "2", get(t, d, "b"))
+	// A read-only update waits for what it read.
+	wait3, err := d.UpdateAsync(func(tx kv.RwTx) error {
+		tx.Put("b", []byte("c"), []byte("3"))
+		return nil
+	})
+	require.NoError(t, err)
+	wait4, err := d.UpdateAsync(func(tx kv.RwTx) error {
+		require.Equal(t, []byte("3"), tx.Get("b", []byte("c")))
+		return nil
+	})
+	require.NoError(t, err)
+	require.NoError(t, wait4())
+	require.Equal(t, "3", get(t, d, "c"), "waiting on a read-only update synced the write it read")
+	require.NoError(t, wait3())
+}
