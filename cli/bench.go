@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,6 +17,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,14 +38,18 @@ import (
 //	W1       create one campaign of N codes (server-side generation), durable
 //	W1-cli   the same through `promo generate` (the CLI over the socket)
 //	W2       invalid-guess lookups: random well-formed codes, each not found
+//	W2-floor W2's load against a bare net/http handler answering W2's bytes:
+//	         the ceiling of any HTTP server on this machine
 //	W3       durable redemptions of distinct codes, K per client
+//	W3-idem  the same with assigned codes, each redeemed by its customer
+//	         with an Idempotency-Key, as tills do
 //	W3-race  every client walks the same 100 codes: one winner each
 //	flood    honest tills' latency while another client floods guesses
 func (e *env) benchCommand() *urfave.Command {
 	return &urfave.Command{
 		Name:      "bench",
 		Usage:     "measure promo serve on the peers' workloads (bulk generation, invalid guesses, durable redemptions)",
-		UsageText: "promo bench [--workloads W1,W1-cli,W2,W3,W3-race,flood] [--runs 3] [--n 1000000] [--clients 16] [--k 10000] [--t 10s]",
+		UsageText: "promo bench [--workloads W1,W1-cli,W2,W2-floor,W3,W3-idem,W3-race,flood] [--runs 3] [--n 1000000] [--clients 16] [--k 10000] [--t 10s]",
 		Description: describe("Starts a fresh `promo serve` of this binary on a temporary database for every W1 run\n"+
 			"(the peers start from an empty store too), runs W2 and W3 on the last one, and prints\n"+
 			"one tab-separated line per figure: RESULT appliance WORKLOAD VALUE UNIT NOTE (the median\n"+
@@ -50,13 +58,15 @@ func (e *env) benchCommand() *urfave.Command {
 			"promo bench --runs 1 --n 200000 --k 2000 --t 3s",
 			"promo bench --clients 64 --k 2500 --workloads W3"),
 		Flags: []urfave.Flag{
-			&urfave.StringFlag{Name: "workloads", Value: "W1,W1-cli,W2,W3,W3-race,flood", Usage: "comma-separated `LIST`"},
+			&urfave.StringFlag{Name: "workloads", Value: "W1,W1-cli,W2,W2-floor,W3,W3-idem,W3-race,flood", Usage: "comma-separated `LIST`"},
 			&urfave.IntFlag{Name: "runs", Value: 3, Usage: "runs per figure; the median is printed"},
 			&urfave.IntFlag{Name: "n", Value: 1_000_000, Usage: "W1: codes per campaign"},
 			&urfave.IntFlag{Name: "clients", Value: 16, Usage: "W2, W3: concurrent clients, one keep-alive connection each"},
 			&urfave.IntFlag{Name: "k", Value: 10_000, Usage: "W3: codes each client redeems per run"},
 			&urfave.DurationFlag{Name: "t", Value: 10 * time.Second, Usage: "W2: duration of a run"},
 			&urfave.StringFlag{Name: "dir", Usage: "where the benchmark databases go (default: a temporary directory, removed afterwards)"},
+			&urfave.StringFlag{Name: "serve-floor", Hidden: true, Usage: "internal: serve W2-floor's bare handler on `ADDR`"},
+			&urfave.StringFlag{Name: "floor-answer", Hidden: true, Usage: "internal: the `FILE` W2-floor answers"},
 		},
 		Action: e.bench,
 	}
@@ -74,6 +84,9 @@ func (e *env) bench(c *urfave.Context) error {
 	if _, err := needArgs(c); err != nil {
 		return err
 	}
+	if addr := c.String("serve-floor"); addr != "" {
+		return serveFloor(c.Context, addr, c.String("floor-answer"), e.stderr)
+	}
 	cfg := benchConfig{runs: c.Int("runs"), n: c.Int("n"), clients: c.Int("clients"), k: c.Int("k"), t: c.Duration("t"),
 		out: e.stdout, log: func(format string, args ...any) { fmt.Fprintf(e.stderr, "# "+format+"\n", args...) }}
 	switch {
@@ -86,10 +99,10 @@ func (e *env) bench(c *urfave.Context) error {
 	want := map[string]bool{}
 	for _, w := range strings.Split(c.String("workloads"), ",") {
 		switch w = strings.TrimSpace(w); w {
-		case "W1", "W1-cli", "W2", "W3", "W3-race", "flood":
+		case "W1", "W1-cli", "W2", "W2-floor", "W3", "W3-idem", "W3-race", "flood":
 			want[w] = true
 		default:
-			return usageErrorf("--workloads: unknown workload %q; want W1, W1-cli, W2, W3, W3-race or flood", w)
+			return usageErrorf("--workloads: unknown workload %q; want W1, W1-cli, W2, W2-floor, W3, W3-idem, W3-race or flood", w)
 		}
 	}
 	cfg.dir = c.String("dir")
@@ -163,30 +176,34 @@ func runBench(ctx context.Context, self string, cfg benchConfig, want map[string
 		}
 		result(cfg.out, "W1-cli", fmt.Sprintf("%.0f", median(rates)), "codes/s", fmt.Sprintf("`promo generate --count %d` through the socket; runs (s): %s", cfg.n, floats(secs, "%.3f")))
 	}
-	if want["W2"] {
-		var rates []float64
-		for r := 1; r <= cfg.runs; r++ {
-			n, secs, err := srv.w2(ctx, cfg.clients, cfg.t)
-			if err != nil {
-				return err
-			}
-			rates = append(rates, float64(n)/secs)
-			cfg.log("W2 run %d: %d lookups in %.2f s", r, n, secs)
+	if want["W2"] || want["W2-floor"] {
+		if err := benchW2(ctx, self, cfg, srv, want); err != nil {
+			return err
 		}
-		result(cfg.out, "W2", fmt.Sprintf("%.0f", median(rates)), "lookups/s", fmt.Sprintf("POST /v1/validate, %d clients, %s, every answer not_found; runs: %s; %s", cfg.clients, cfg.t, floats(rates, "%.0f"), srv.rejected(ctx)))
 	}
 	if want["W3"] {
 		var rates []float64
+		var lat latencies
+		var per []float64
 		for r := 1; r <= cfg.runs; r++ {
 			from := (r - 1) * cfg.clients * cfg.k
-			secs, err := srv.w3(ctx, codes[from:from+cfg.clients*cfg.k], cfg.clients, cfg.k)
+			before := srv.logCounters()
+			secs, l, err := srv.w3(ctx, codes[from:from+cfg.clients*cfg.k], cfg.clients, cfg.k, false)
 			if err != nil {
 				return err
 			}
+			per = append(per, srv.logCounters().perSync(before, cfg.clients*cfg.k))
 			rates = append(rates, float64(cfg.clients*cfg.k)/secs)
+			lat = append(lat, l...)
 			cfg.log("W3 run %d: %d redemptions in %.2f s", r, cfg.clients*cfg.k, secs)
 		}
-		result(cfg.out, "W3", fmt.Sprintf("%.0f", median(rates)), "redemptions/s", fmt.Sprintf("POST /v1/redeem, %d clients × %d distinct codes, fsync'd before 201 (group commit); runs: %s", cfg.clients, cfg.k, floats(rates, "%.0f")))
+		result(cfg.out, "W3", fmt.Sprintf("%.0f", median(rates)), "redemptions/s", fmt.Sprintf("POST /v1/redeem, %d clients × %d distinct codes, fsync'd before 201 (group commit); runs: %s; %s; %s redemptions per fdatasync",
+			cfg.clients, cfg.k, floats(rates, "%.0f"), lat.summary(), floats(per, "%.1f")))
+	}
+	if want["W3-idem"] {
+		if err := benchW3Idem(ctx, self, cfg); err != nil {
+			return err
+		}
 	}
 	if want["flood"] {
 		if err := benchFlood(ctx, self, cfg); err != nil {
@@ -431,16 +448,23 @@ func (s *benchServer) w2(ctx context.Context, clients int, d time.Duration) (int
 
 // w3 gives each client its own k codes and redeems them one at a time,
 // each answered 201; then the campaign must count exactly that many more
-// redemptions.
-func (s *benchServer) w3(ctx context.Context, codes []string, clients, k int) (float64, error) {
-	before, err := s.admin.Campaign("w1")
+// redemptions. With idem, each code's customer redeems it ("cust-CODE",
+// see benchW3Idem) under an Idempotency-Key of its own. It returns the
+// seconds and every redemption's latency.
+func (s *benchServer) w3(ctx context.Context, codes []string, clients, k int, idem bool) (float64, latencies, error) {
+	campaign := "w1"
+	if idem {
+		campaign = "w3idem"
+	}
+	before, err := s.admin.Campaign(campaign)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	var firstErr error
 	var once sync.Once
 	var wg sync.WaitGroup
 	start := make(chan struct{})
+	lat := make([]latencies, clients)
 	for i := 0; i < clients; i++ {
 		mine := codes[i*k : (i+1)*k]
 		wg.Add(1)
@@ -452,13 +476,21 @@ func (s *benchServer) w3(ctx context.Context, codes []string, clients, k int) (f
 				return
 			}
 			defer conn.Close()
+			lat[i] = make(latencies, 0, len(mine))
 			<-start
-			for _, code := range mine {
-				status, b, err := conn.post("/v1/redeem", s.posKey, []byte(`{"code":"`+code+`"}`))
+			for j, code := range mine {
+				body, key := []byte(`{"code":"`+code+`"}`), ""
+				if idem {
+					body = []byte(`{"code":"` + code + `","customer_id":"cust-` + code + `","order_amount":5000,"currency":"EUR","terminal":"till-` + strconv.Itoa(i) + `"}`)
+					key = "till-" + strconv.Itoa(i) + "-sale-" + strconv.Itoa(j)
+				}
+				t0 := time.Now()
+				status, b, err := conn.postIdem("/v1/redeem", s.posKey, key, body)
 				if err != nil || status != http.StatusCreated {
 					once.Do(func() { firstErr = fmt.Errorf("W3: %s answered %d %s: %v", code, status, b, err) })
 					return
 				}
+				lat[i] = append(lat[i], time.Since(t0))
 			}
 		}()
 	}
@@ -467,16 +499,252 @@ func (s *benchServer) w3(ctx context.Context, codes []string, clients, k int) (f
 	wg.Wait()
 	secs := time.Since(t0).Seconds()
 	if firstErr != nil {
-		return 0, firstErr
+		return 0, nil, firstErr
 	}
-	after, err := s.admin.Campaign("w1")
+	after, err := s.admin.Campaign(campaign)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if got := after.Counts.Redeemed - before.Counts.Redeemed; got != int64(len(codes)) {
-		return 0, fmt.Errorf("W3: the store counts %d more redemptions, want %d", got, len(codes))
+		return 0, nil, fmt.Errorf("W3: the store counts %d more redemptions, want %d", got, len(codes))
 	}
-	return secs, nil
+	var all latencies
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	return secs, all, nil
+}
+
+// latencies are request durations; summary gives p50 and p99.
+type latencies []time.Duration
+
+func (l latencies) summary() string {
+	if len(l) == 0 {
+		return "no latencies"
+	}
+	s := slices.Clone(l)
+	slices.Sort(s)
+	pct := func(p float64) float64 { return float64(s[int(p*float64(len(s)-1))].Microseconds()) / 1000 }
+	return fmt.Sprintf("p50 %.2f ms, p99 %.2f ms", pct(0.5), pct(0.99))
+}
+
+// logCounters are the server's log and writer counters from /metrics.
+type logCounters struct{ syncs, ops float64 }
+
+func (s *benchServer) logCounters() logCounters {
+	resp, err := http.Get(s.base + "/metrics")
+	if err != nil {
+		return logCounters{}
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var c logCounters
+	for _, line := range strings.Split(string(b), "\n") {
+		name, value, ok := strings.Cut(line, " ")
+		if !ok {
+			continue
+		}
+		v, _ := strconv.ParseFloat(value, 64)
+		switch name {
+		case "promo_log_syncs_total":
+			c.syncs = v
+		case "promo_store_operations_total":
+			c.ops = v
+		}
+	}
+	return c
+}
+
+// perSync is how many of n redemptions shared each fdatasync since before.
+func (c logCounters) perSync(before logCounters, n int) float64 {
+	if c.syncs <= before.syncs {
+		return 0
+	}
+	return float64(n) / (c.syncs - before.syncs)
+}
+
+// benchW2 runs W2 against promo and, in turn, its load against a bare
+// net/http handler that answers the bytes promo answers: the ratio says
+// what promo's own work costs on top of the HTTP stack.
+func benchW2(ctx context.Context, self string, cfg benchConfig, srv *benchServer, want map[string]bool) error {
+	answer, err := srv.validateAnswer(ctx)
+	if err != nil {
+		return err
+	}
+	var floor *benchServer
+	if want["W2-floor"] {
+		if floor, err = startFloorServer(ctx, self, filepath.Join(cfg.dir, "floor"), answer); err != nil {
+			return err
+		}
+		defer floor.stop()
+		floor.posKey = srv.posKey
+	}
+	var rates, floorRates []float64
+	for r := 1; r <= cfg.runs; r++ {
+		if want["W2"] {
+			n, secs, err := srv.w2(ctx, cfg.clients, cfg.t)
+			if err != nil {
+				return err
+			}
+			rates = append(rates, float64(n)/secs)
+			cfg.log("W2 run %d: %d lookups in %.2f s", r, n, secs)
+		}
+		if floor != nil {
+			n, secs, err := floor.w2(ctx, cfg.clients, cfg.t)
+			if err != nil {
+				return err
+			}
+			floorRates = append(floorRates, float64(n)/secs)
+			cfg.log("W2-floor run %d: %d answers in %.2f s", r, n, secs)
+		}
+	}
+	if want["W2"] {
+		result(cfg.out, "W2", fmt.Sprintf("%.0f", median(rates)), "lookups/s", fmt.Sprintf("POST /v1/validate, %d clients, %s, every answer not_found; runs: %s; %s", cfg.clients, cfg.t, floats(rates, "%.0f"), srv.rejected(ctx)))
+	}
+	if floor != nil {
+		note := fmt.Sprintf("a bare net/http handler reading the body and answering W2's %d bytes, same load; runs: %s", len(answer), floats(floorRates, "%.0f"))
+		if len(rates) > 0 {
+			var ratios []float64
+			for i := range rates {
+				ratios = append(ratios, rates[i]/floorRates[i])
+			}
+			note += fmt.Sprintf("; W2/W2-floor run by run: %s", floats(ratios, "%.2f"))
+		}
+		result(cfg.out, "W2-floor", fmt.Sprintf("%.0f", median(floorRates)), "answers/s", note)
+	}
+	return nil
+}
+
+// validateAnswer is promo's answer to one W2 request, as the floor serves it.
+func (s *benchServer) validateAnswer(ctx context.Context) ([]byte, error) {
+	conn, err := dialRaw(s.base)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	g, _ := gen.NewGenerator(gen.DefaultFormat(), nil)
+	body, _ := g.AppendKey([]byte(`{"code":"`), 0, 0)
+	status, b, err := conn.post("/v1/validate", s.posKey, append(body, `"}`...))
+	if err != nil || status != http.StatusOK {
+		return nil, fmt.Errorf("W2: a validate answered %d %s: %v", status, b, err)
+	}
+	return bytes.Clone(b), nil
+}
+
+// startFloorServer starts `promo bench --serve-floor` answering answer.
+func startFloorServer(ctx context.Context, self, dir string, answer []byte) (*benchServer, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, unreachable("make "+dir+": "+err.Error(), err)
+	}
+	file := filepath.Join(dir, "answer")
+	if err := os.WriteFile(file, answer, 0o600); err != nil {
+		return nil, unreachable("write "+file+": "+err.Error(), err)
+	}
+	s := &benchServer{exited: make(chan error, 1)}
+	s.cmd = exec.CommandContext(ctx, self, "bench", "--serve-floor", "127.0.0.1:0", "--floor-answer", file)
+	out, err := s.cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.cmd.Start(); err != nil {
+		return nil, unreachable("start the floor server: "+err.Error(), err)
+	}
+	go func() { s.exited <- s.cmd.Wait() }()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	m := servingLine.FindStringSubmatch(line)
+	if m == nil {
+		s.cmd.Process.Kill()
+		return nil, unreachable(fmt.Sprintf("the floor server did not start: %q %v", line, err), err)
+	}
+	s.base = m[1]
+	go io.Copy(io.Discard, out)
+	return s, nil
+}
+
+// serveFloor is the W2-floor server: net/http, one handler, no routing,
+// auth, logging or metrics; it reads the request body and writes answer.
+func serveFloor(ctx context.Context, addr, answerFile string, stderr io.Writer) error {
+	answer, err := os.ReadFile(answerFile)
+	if err != nil {
+		return usageErrorf("--floor-answer: %v", err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return unreachable("listen on "+addr+": "+err.Error(), err)
+	}
+	length := strconv.Itoa(len(answer))
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		h := w.Header()
+		h["Content-Type"] = []string{"application/json"}
+		h["Content-Length"] = []string{length}
+		w.Write(answer)
+	})}
+	fmt.Fprintf(stderr, "promo: serving http://%s\n", ln.Addr())
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// benchW3Idem runs W3 with assigned codes redeemed by their customers
+// under Idempotency-Keys, on a fresh server: a campaign bound to its
+// customers, each code assigned before the timer starts.
+func benchW3Idem(ctx context.Context, self string, cfg benchConfig) error {
+	s, err := startBenchServer(ctx, self, filepath.Join(cfg.dir, "w3idem"))
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	n := cfg.runs * cfg.clients * cfg.k
+	if _, err := s.admin.CreateCampaign(ctx, store.CampaignSpec{ID: "w3idem", Kind: store.KindLoyalty,
+		Benefit: &store.Benefit{Type: store.BenefitAmount, Value: 500, Currency: "EUR"}}); err != nil {
+		return err
+	}
+	if _, err := s.admin.Generate(ctx, "w3idem", store.GenerateRequest{Count: n}); err != nil {
+		return err
+	}
+	var codes []string
+	if err := s.admin.EachCode("w3idem", "", func(c store.Code) error { codes = append(codes, c.Code); return nil }); err != nil {
+		return err
+	}
+	// The mail merge gives customer cust-CODE its code: rows in creation
+	// order get the codes in creation order.
+	rows := make([]store.AssignRow, len(codes))
+	for i, c := range codes {
+		rows[i] = store.AssignRow{CustomerID: "cust-" + c, Channel: store.ChannelEmail}
+	}
+	i := 0
+	if err := s.admin.AssignMany(ctx, "w3idem", rows, func(r store.AssignRow) error {
+		if r.Code != codes[i] {
+			return fmt.Errorf("W3-idem: customer %s got %s, expected %s", r.CustomerID, r.Code, codes[i])
+		}
+		i++
+		return nil
+	}); err != nil {
+		return err
+	}
+	var rates, per []float64
+	var lat latencies
+	for r := 1; r <= cfg.runs; r++ {
+		from := (r - 1) * cfg.clients * cfg.k
+		before := s.logCounters()
+		secs, l, err := s.w3(ctx, codes[from:from+cfg.clients*cfg.k], cfg.clients, cfg.k, true)
+		if err != nil {
+			return err
+		}
+		per = append(per, s.logCounters().perSync(before, cfg.clients*cfg.k))
+		rates = append(rates, float64(cfg.clients*cfg.k)/secs)
+		lat = append(lat, l...)
+		cfg.log("W3-idem run %d: %d redemptions in %.2f s", r, cfg.clients*cfg.k, secs)
+	}
+	result(cfg.out, "W3-idem", fmt.Sprintf("%.0f", median(rates)), "redemptions/s", fmt.Sprintf("POST /v1/redeem of assigned codes by their customers, each with an Idempotency-Key, %d clients × %d codes; runs: %s; %s; %s redemptions per fdatasync",
+		cfg.clients, cfg.k, floats(rates, "%.0f"), lat.summary(), floats(per, "%.1f")))
+	return nil
 }
 
 // race has every client walk the same codes at once: each code must get

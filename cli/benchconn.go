@@ -64,12 +64,21 @@ func (c *rawConn) Close() error { return c.conn.Close() }
 // post sends a JSON POST and returns the status and the body (valid until
 // the next call).
 func (c *rawConn) post(path, key string, body []byte) (int, []byte, error) {
+	return c.postIdem(path, key, "", body)
+}
+
+// postIdem is post with an Idempotency-Key header unless idem is "".
+func (c *rawConn) postIdem(path, key, idem string, body []byte) (int, []byte, error) {
 	c.req = append(c.req[:0], "POST "...)
 	c.req = append(c.req, path...)
 	c.req = append(c.req, " HTTP/1.1\r\nHost: "...)
 	c.req = append(c.req, c.host...)
 	c.req = append(c.req, "\r\nAuthorization: Bearer "...)
 	c.req = append(c.req, key...)
+	if idem != "" {
+		c.req = append(c.req, "\r\nIdempotency-Key: "...)
+		c.req = append(c.req, idem...)
+	}
 	c.req = append(c.req, "\r\nContent-Type: application/json\r\nContent-Length: "...)
 	c.req = strconv.AppendInt(c.req, int64(len(body)), 10)
 	c.req = append(c.req, "\r\n\r\n"...)

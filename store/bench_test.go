@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"promo/gen"
+	"promo/store/kv"
 )
 
 // peakHeap samples the heap every 5 ms until stop is called, and returns
@@ -170,11 +171,67 @@ func BenchmarkStore_Redeem(b *testing.B) {
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "redemptions/s")
 			w1 := s.Writer()
 			b.ReportMetric(float64(w1.Operations-w0.Operations)/float64(w1.Commits-w0.Commits), "redemptions/commit")
-			if l1 := s.Storage().Log; l1 != nil {
-				b.ReportMetric(float64(b.N)/float64(l1.Syncs-l0.Syncs), "redemptions/fdatasync")
-			}
+			reportLog(b, l0, s.Storage().Log)
 		})
 	}
 }
 
 func mkdirTemp() (string, error) { return os.MkdirTemp("", "promo-bench-") }
+
+// BenchmarkStore_RedeemAssigned redeems assigned codes by their customers,
+// each with an Idempotency-Key, as tills do, with 16 goroutines.
+func BenchmarkStore_RedeemAssigned(b *testing.B) {
+	s := benchStore(b, Options{})
+	ctx := context.Background()
+	if _, err := s.CreateCampaign(ctx, CampaignSpec{ID: "c", Kind: KindLoyalty, Benefit: &Benefit{Type: BenefitAmount, Value: 500, Currency: "EUR"}}); err != nil {
+		b.Fatal(err)
+	}
+	const n = 100_000
+	if _, err := s.Generate(ctx, "c", GenerateRequest{Count: n}); err != nil {
+		b.Fatal(err)
+	}
+	rows := make([]AssignRow, n)
+	for i := range rows {
+		rows[i] = AssignRow{CustomerID: fmt.Sprintf("cust-%d", i), Channel: ChannelEmail}
+	}
+	type job struct{ code, customer string }
+	jobs := make(chan job, n)
+	if err := s.AssignMany(ctx, "c", rows, func(r AssignRow) error { jobs <- job{r.Code, r.CustomerID}; return nil }); err != nil {
+		b.Fatal(err)
+	}
+	w0, l0 := s.Writer(), s.Storage().Log
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
+				j := <-jobs
+				req := RedeemRequest{Code: j.code, CustomerID: j.customer, OrderAmount: 5000, Currency: "EUR", Terminal: fmt.Sprintf("till-%d", w),
+					Idempotency: &Idempotency{Scope: "till", Key: fmt.Sprintf("sale-%d", i)}}
+				if _, err := s.Redeem(ctx, req); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "redemptions/s")
+	w1 := s.Writer()
+	b.ReportMetric(float64(w1.Operations-w0.Operations)/float64(w1.Commits-w0.Commits), "redemptions/commit")
+	reportLog(b, l0, s.Storage().Log)
+}
+
+// reportLog reports the log's work during the benchmark: redemptions per
+// fdatasync and the fdatasync's mean time.
+func reportLog(b *testing.B, l0, l1 *kv.LogStats) {
+	if l0 == nil || l1 == nil || l1.Syncs == l0.Syncs {
+		return
+	}
+	syncs := float64(l1.Syncs - l0.Syncs)
+	b.ReportMetric(float64(b.N)/syncs, "redemptions/fdatasync")
+	b.ReportMetric(1e6*(l1.SyncSeconds-l0.SyncSeconds)/syncs, "µs/fdatasync")
+}

@@ -431,3 +431,39 @@ func TestStore_DamagedLog_RefusesToStart(t *testing.T) {
 		require.Contains(t, msg, want)
 	}
 }
+
+// Restoring a backup next to the newer database's log is caught: the log
+// would roll the restored file forward, or leave a gap. With the log
+// moved away, as README says, the backup opens as it was.
+func TestStore_RestoredBackupNextToANewerLog(t *testing.T) {
+	if *engineFlag != "wal" {
+		t.Skip("about the write-ahead log")
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "promo.db")
+	s, err := openTest(path, Options{})
+	require.NoError(t, err)
+	mustCampaign(t, s, CampaignSpec{ID: "c"})
+	codes := mustGenerate(t, s, "c", 10)
+	backup := filepath.Join(dir, "backup.db")
+	require.NoError(t, s.BackupFile(backup))
+	_, err = s.Redeem(ctx, RedeemRequest{Code: codes[0]})
+	require.NoError(t, err)
+	require.NoError(t, s.Close()) // a checkpoint: the log has gone past the backup
+
+	data, err := os.ReadFile(backup)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, data, 0o600))
+	_, err = openTest(path, Options{})
+	require.Equal(t, EUnavailable, ErrorCode(err), "%v", err)
+	require.Contains(t, ErrorMessage(err), "restored from a backup")
+	require.Contains(t, ErrorMessage(err), "move "+LogPath(path)+" away")
+
+	require.NoError(t, os.Rename(LogPath(path), filepath.Join(dir, "old.wal")))
+	s, err = openTest(path, Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	c, err := s.GetCode(codes[0])
+	require.NoError(t, err)
+	require.Equal(t, "available", c.State, "the backup's state, from before the redemption")
+}

@@ -1,0 +1,368 @@
+// Package etcdtest starts etcd clusters inside the test process, for the
+// tests of the etcd engine and of everything that runs over it. Members
+// listen on loopback ports chosen free, keep their data in a directory of
+// the caller's, log only errors, and can be stopped, killed and restarted
+// on their data for fault tests.
+//
+// Only tests import this package: it links the etcd server, which the promo
+// binary must not.
+package etcdtest
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.etcd.io/etcd/client/pkg/v3/transport"
+	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// Options configure a cluster. The zero value is a 3-member cluster with
+// etcd's default limits.
+type Options struct {
+	// Members is 1 or 3; 0 means 3.
+	Members int
+	// MaxTxnOps and MaxRequestBytes are etcd's --max-txn-ops and
+	// --max-request-bytes; 0 keeps etcd's defaults (128, 1.5 MiB).
+	MaxTxnOps       uint
+	MaxRequestBytes uint
+	// Fsync makes members sync their log as a production member does.
+	// Without it (the default) they skip fdatasync, which is safe for tests
+	// because a stopped member's process lives on: nothing is lost.
+	Fsync bool
+	// TLS makes clients reach members over TLS with a client certificate
+	// (see Cluster.TLS); members talk to each other in plain HTTP.
+	TLS bool
+	// Logger receives the members' logs; nil logs errors to stderr.
+	Logger *zap.Logger
+}
+
+// TLSFiles names the PEM files of a TLS cluster: the CA that signed the
+// members' certificates, and a client certificate and key it accepts.
+type TLSFiles struct {
+	CAFile, CertFile, KeyFile string
+}
+
+// Cluster is a running etcd cluster. Its methods are safe for concurrent
+// use; Close stops it.
+type Cluster struct {
+	dir     string
+	opts    Options
+	tls     *TLSFiles
+	mu      sync.Mutex
+	members []*member
+}
+
+type member struct {
+	name            string
+	dir             string
+	peerURL, cliURL url.URL
+	initialCluster  string
+	etcd            *embed.Etcd // nil when stopped
+}
+
+// readyTimeout bounds how long a start or restart waits for members to
+// serve: a cluster on this machine is ready in well under a second.
+const readyTimeout = 20 * time.Second
+
+// Start starts a cluster with its data in tb.TempDir() and stops it when the
+// test ends. It fails the test if the cluster does not start.
+func Start(tb testing.TB, opts Options) *Cluster {
+	tb.Helper()
+	c, err := New(tb.TempDir(), opts)
+	if err != nil {
+		tb.Fatalf("etcdtest: %v", err)
+	}
+	tb.Cleanup(c.Close)
+	return c
+}
+
+// New starts a cluster with its data in dir, for a cluster shared by a test
+// binary (started in TestMain); the caller must Close it. It returns once
+// every member serves and the cluster has a leader.
+func New(dir string, opts Options) (*Cluster, error) {
+	switch opts.Members {
+	case 0:
+		opts.Members = 3
+	case 1, 3:
+	default:
+		return nil, fmt.Errorf("etcdtest: %d members: want 1 or 3", opts.Members)
+	}
+	if opts.Logger == nil {
+		enc := zap.NewDevelopmentEncoderConfig()
+		opts.Logger = zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(enc), zapcore.Lock(os.Stderr), zap.ErrorLevel))
+	}
+	c := &Cluster{dir: dir, opts: opts}
+	if opts.TLS {
+		files, err := writeTLSFiles(filepath.Join(dir, "tls"))
+		if err != nil {
+			return nil, err
+		}
+		c.tls = files
+	}
+	// A port found free can be taken by another process before the member
+	// listens on it: try again on fresh ports.
+	var err error
+	for try := 0; try < 3; try++ {
+		if err = c.startAll(try); err == nil {
+			return c, nil
+		}
+		if !errors.Is(err, errPortTaken) {
+			break
+		}
+	}
+	return nil, err
+}
+
+var errPortTaken = errors.New("a chosen port was taken")
+
+func (c *Cluster) startAll(try int) error {
+	ports, err := freePorts(2 * c.opts.Members)
+	if err != nil {
+		return err
+	}
+	scheme := "http"
+	if c.tls != nil {
+		scheme = "https"
+	}
+	c.members = make([]*member, c.opts.Members)
+	var initial []string
+	for i := range c.members {
+		m := &member{
+			name:    fmt.Sprintf("m%d", i),
+			dir:     filepath.Join(c.dir, fmt.Sprintf("try%d-m%d", try, i)),
+			peerURL: url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", ports[2*i])},
+			cliURL:  url.URL{Scheme: scheme, Host: fmt.Sprintf("127.0.0.1:%d", ports[2*i+1])},
+		}
+		c.members[i] = m
+		initial = append(initial, m.name+"="+m.peerURL.String())
+	}
+	for _, m := range c.members {
+		m.initialCluster = strings.Join(initial, ",")
+	}
+	// Members start at once: each waits for the others to elect a leader.
+	errs := make([]error, len(c.members))
+	var wg sync.WaitGroup
+	for i, m := range c.members {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m.etcd, errs[i] = c.launch(m)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		c.Close()
+		return err
+	}
+	for _, m := range c.members {
+		if err := waitReady(m); err != nil {
+			c.Close()
+			return err
+		}
+	}
+	return nil
+}
+
+// launch starts m's server on its ports and data directory.
+func (c *Cluster) launch(m *member) (*embed.Etcd, error) {
+	cfg := embed.NewConfig()
+	cfg.Name = m.name
+	cfg.Dir = m.dir
+	cfg.ListenPeerUrls = []url.URL{m.peerURL}
+	cfg.AdvertisePeerUrls = []url.URL{m.peerURL}
+	cfg.ListenClientUrls = []url.URL{m.cliURL}
+	cfg.AdvertiseClientUrls = []url.URL{m.cliURL}
+	cfg.InitialCluster = m.initialCluster
+	cfg.InitialClusterToken = "etcdtest"
+	cfg.ClusterState = embed.ClusterStateFlagNew // ignored once the member has data
+	cfg.UnsafeNoFsync = !c.opts.Fsync
+	cfg.EnableGRPCGateway = false
+	cfg.Metrics = "basic"
+	if c.opts.MaxTxnOps > 0 {
+		cfg.MaxTxnOps = c.opts.MaxTxnOps
+	}
+	if c.opts.MaxRequestBytes > 0 {
+		cfg.MaxRequestBytes = c.opts.MaxRequestBytes
+	}
+	if c.tls != nil {
+		cfg.ClientTLSInfo = transport.TLSInfo{
+			CertFile:       filepath.Join(filepath.Dir(c.tls.CAFile), "server.crt"),
+			KeyFile:        filepath.Join(filepath.Dir(c.tls.CAFile), "server.key"),
+			TrustedCAFile:  c.tls.CAFile,
+			ClientCertAuth: true,
+		}
+	}
+	cfg.Logger = "zap"
+	cfg.LogLevel = "error"
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(c.opts.Logger.With(zap.String("member", m.name)))
+	e, err := embed.StartEtcd(cfg)
+	if err != nil {
+		if strings.Contains(err.Error(), "address already in use") {
+			return nil, fmt.Errorf("etcdtest: member %s: %w: %v", m.name, errPortTaken, err)
+		}
+		return nil, fmt.Errorf("etcdtest: member %s: %w", m.name, err)
+	}
+	return e, nil
+}
+
+func waitReady(m *member) error {
+	select {
+	case <-m.etcd.Server.ReadyNotify():
+		return nil
+	case err := <-m.etcd.Err():
+		return fmt.Errorf("etcdtest: member %s: %w", m.name, err)
+	case <-time.After(readyTimeout):
+		return fmt.Errorf("etcdtest: member %s not ready after %v", m.name, readyTimeout)
+	}
+}
+
+// freePorts returns n loopback TCP ports that were free a moment ago.
+func freePorts(n int) ([]int, error) {
+	ports := make([]int, n)
+	ls := make([]net.Listener, n)
+	defer func() {
+		for _, l := range ls {
+			if l != nil {
+				l.Close()
+			}
+		}
+	}()
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("etcdtest: finding a free port: %w", err)
+		}
+		ls[i] = l
+		ports[i] = l.Addr().(*net.TCPAddr).Port
+	}
+	return ports, nil
+}
+
+// Endpoints returns every member's client URL, stopped members included, as
+// a client is configured with a cluster's members.
+func (c *Cluster) Endpoints() []string {
+	out := make([]string, len(c.members))
+	for i, m := range c.members {
+		out[i] = m.cliURL.String()
+	}
+	return out
+}
+
+// Endpoint returns member i's client URL.
+func (c *Cluster) Endpoint(i int) string { return c.members[i].cliURL.String() }
+
+// Members returns the number of members.
+func (c *Cluster) Members() int { return len(c.members) }
+
+// TLS returns the files a client needs for a TLS cluster, nil for a plain
+// one.
+func (c *Cluster) TLS() *TLSFiles { return c.tls }
+
+// Stop stops member i gracefully: a leader hands its leadership over
+// first. Stopping a stopped member does nothing.
+func (c *Cluster) Stop(i int) { c.stop(i, false) }
+
+// HardStop stops member i at once, as a crash would: no leadership
+// transfer, requests under way fail. Its data stays for Restart.
+func (c *Cluster) HardStop(i int) { c.stop(i, true) }
+
+func (c *Cluster) stop(i int, hard bool) {
+	c.mu.Lock()
+	m := c.members[i]
+	e := m.etcd
+	m.etcd = nil
+	c.mu.Unlock()
+	if e == nil {
+		return
+	}
+	if hard {
+		e.Server.HardStop()
+	}
+	e.Close()
+}
+
+// Restart starts stopped member i again on its data and ports, and returns
+// once it serves, which needs a quorum of members running. Restarting a
+// running member does nothing.
+func (c *Cluster) Restart(i int) error {
+	c.mu.Lock()
+	m := c.members[i]
+	running := m.etcd != nil
+	c.mu.Unlock()
+	if running {
+		return nil
+	}
+	e, err := c.launch(m)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	m.etcd = e
+	c.mu.Unlock()
+	return waitReady(m)
+}
+
+// Running reports whether member i runs.
+func (c *Cluster) Running(i int) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.members[i].etcd != nil
+}
+
+// Leader returns the index of a running member that leads the cluster by
+// its own account, or -1 when none does.
+func (c *Cluster) Leader() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, m := range c.members {
+		if m.etcd != nil && m.etcd.Server.Leader() == m.etcd.Server.MemberID() {
+			return i
+		}
+	}
+	return -1
+}
+
+// HasLeader reports whether running member i knows a leader. A member cut
+// off from a quorum loses its leader within an election timeout (1 s).
+func (c *Cluster) HasLeader(i int) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := c.members[i]
+	return m.etcd != nil && m.etcd.Server.Leader() != 0
+}
+
+// AppliedIndex returns the newest raft index running member i applied, 0
+// for a stopped member.
+func (c *Cluster) AppliedIndex(i int) uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := c.members[i]
+	if m.etcd == nil {
+		return 0
+	}
+	return m.etcd.Server.AppliedIndex()
+}
+
+// Close stops every member at once (members stopping together cannot hand
+// leadership over). The data stays in the directory.
+func (c *Cluster) Close() {
+	var wg sync.WaitGroup
+	for i := range c.members {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.stop(i, true)
+		}()
+	}
+	wg.Wait()
+}
