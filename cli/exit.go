@@ -39,6 +39,8 @@ var statusOf = map[string]int{
 	store.EMinOrder:            exitRefused,
 	store.EVoided:              exitRefused,
 	store.EConflict:            exitRefused,
+	store.EBudgetExhausted:     exitRefused,
+	store.EHeld:                exitRefused,
 	store.ECapacity:            exitRefused,
 	store.EIdempotencyMismatch: exitRefused,
 	store.EForbidden:           exitRefused,

@@ -264,11 +264,11 @@ func TestRun_Redeem(t *testing.T) {
 		{name: "ValidateNegativeAmount", args: "validate ABCD2345 --amount -5", wantCode: 2, wantStderr: []string{"--amount: want 0 to"}},
 		{name: "ValidateJSONNotValid", setup: []step{{args: "redeem ABCD2345"}}, args: "validate ABCD2345 --json", wantCode: 1,
 			wantStdout: []string{`{"valid":false,"reason":"already_redeemed"`},
-			wantStderr: []string{`{"error":{"code":"already_redeemed","message":"this code was already redeemed"}}`}},
+			wantStderr: []string{`{"error":{"code":"already_redeemed","message":"this code was already redeemed (last on `}},
 
 		{name: "Redeem", args: "redeem ABCD2345 --customer alice --order o-1 --amount 4999 --currency EUR --terminal till-1",
 			wantStdout: []string{"rd_1", "ABCD2345", "alice", "o-1", "49.99 EUR", "5.00 EUR", "till-1"}},
-		{name: "RedeemTwice", setup: []step{{args: "redeem ABCD2345"}}, args: "redeem ABCD2345", wantCode: 1, wantStderr: []string{"promo: this code was already redeemed\n"}},
+		{name: "RedeemTwice", setup: []step{{args: "redeem ABCD2345"}}, args: "redeem ABCD2345", wantCode: 1, wantStderr: []string{"promo: this code was already redeemed (last on "}},
 		{name: "RedeemAssigned", setup: []step{assignAlice}, args: "redeem wxyz-1111 --customer alice --amount 5000", wantStdout: []string{"WXYZ1111", "5.00 EUR"}},
 		{name: "RedeemBoundWithoutCustomer", setup: []step{assignAlice}, args: "redeem WXYZ1111 --amount 5000", wantCode: 1, wantStderr: []string{"this code belongs to a customer"}},
 		{name: "RedeemCustomerLimit", setup: []step{assignAlice, {args: "redeem WXYZ1111 --customer alice --amount 5000"}},

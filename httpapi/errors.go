@@ -34,6 +34,8 @@ var statusOf = map[string]int{
 	store.EIdempotencyMismatch: http.StatusUnprocessableEntity,
 	store.ECapacity:            http.StatusUnprocessableEntity,
 	store.EConflict:            http.StatusConflict,
+	store.EBudgetExhausted:     http.StatusConflict,
+	store.EHeld:                http.StatusConflict,
 	store.EUnavailable:         http.StatusServiceUnavailable,
 	store.EInternal:            http.StatusInternalServerError,
 	ETooLarge:                  http.StatusRequestEntityTooLarge,

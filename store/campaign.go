@@ -45,6 +45,14 @@ type Benefit struct {
 	Text     string `json:"text,omitempty"`
 }
 
+// Budget caps what a campaign gives away: its redemptions in force, its
+// discount total (minor units of the campaign's currency), or both; 0 is no
+// cap. Live holds count against it. A rollback gives the room back.
+type Budget struct {
+	Redemptions int64 `json:"redemptions,omitempty"`
+	Discount    int64 `json:"discount,omitempty"`
+}
+
 // Referral links a referral campaign to the campaign its rewards come from.
 type Referral struct {
 	RewardCampaign string `json:"reward_campaign"`
@@ -66,6 +74,7 @@ type Campaign struct {
 	Format                gen.Format     `json:"format"`
 	MinGuessOdds          float64        `json:"min_guess_odds,omitempty"`
 	Referral              *Referral      `json:"referral,omitempty"`
+	Budget                *Budget        `json:"budget,omitempty"`
 	Status                string         `json:"status"`
 	Metadata              map[string]any `json:"metadata"`
 	CreatedAt             time.Time      `json:"created_at"`
@@ -108,17 +117,40 @@ type CampaignSpec struct {
 	Format                *gen.Format    `json:"format"`
 	MinGuessOdds          float64        `json:"min_guess_odds"`
 	Referral              *Referral      `json:"referral"`
+	Budget                *Budget        `json:"budget"`
 	Status                string         `json:"status"`
 	Metadata              map[string]any `json:"metadata"`
 }
 
 // CampaignPatch changes a campaign: only the fields present are changed; a
-// date set to null is cleared.
+// date or budget set to null is cleared.
 type CampaignPatch struct {
-	Name      *string      `json:"name,omitempty"`
-	StartsAt  OptionalTime `json:"starts_at,omitzero"`
-	ExpiresAt OptionalTime `json:"expires_at,omitzero"`
-	Status    *string      `json:"status,omitempty"`
+	Name      *string        `json:"name,omitempty"`
+	StartsAt  OptionalTime   `json:"starts_at,omitzero"`
+	ExpiresAt OptionalTime   `json:"expires_at,omitzero"`
+	Status    *string        `json:"status,omitempty"`
+	Budget    OptionalBudget `json:"budget,omitzero"`
+}
+
+// OptionalBudget distinguishes a budget left out (Set false) from null
+// (Set true, Budget nil: no budget).
+type OptionalBudget struct {
+	Set    bool
+	Budget *Budget
+}
+
+// MarshalJSON writes the budget, or null to clear it.
+func (o OptionalBudget) MarshalJSON() ([]byte, error) { return json.Marshal(o.Budget) }
+
+// UnmarshalJSON records that the field was present.
+func (o *OptionalBudget) UnmarshalJSON(b []byte) error {
+	o.Set = true
+	if string(b) == "null" {
+		o.Budget = nil
+		return nil
+	}
+	o.Budget = &Budget{}
+	return json.Unmarshal(b, o.Budget)
 }
 
 // CreateCampaign validates spec and stores a new campaign. It returns
@@ -182,8 +214,10 @@ func (s *Store) Campaigns() ([]*Campaign, error) {
 	return out, err
 }
 
-// UpdateCampaign applies patch: name, dates, status. An archived campaign
-// cannot change status again. It returns not_found or invalid_request.
+// UpdateCampaign applies patch: name, dates, status, budget. An archived
+// campaign cannot change status again. A budget may be set below what is
+// already used: later redemptions are then refused. It returns not_found
+// or invalid_request.
 func (s *Store) UpdateCampaign(ctx context.Context, id string, patch CampaignPatch) (*Campaign, error) {
 	err := s.update(ctx, func(tx *wtx) error {
 		c, err := getCampaignTx(tx, id)
@@ -204,6 +238,12 @@ func (s *Store) UpdateCampaign(ctx context.Context, id string, patch CampaignPat
 		}
 		if c.StartsAt != nil && c.ExpiresAt != nil && !c.ExpiresAt.After(*c.StartsAt) {
 			return fieldErr("expires_at", "must be after starts_at")
+		}
+		if patch.Budget.Set {
+			c.Budget = patch.Budget.Budget
+			if err := validateBudget(c); err != nil {
+				return err
+			}
 		}
 		if patch.Status != nil && *patch.Status != c.Status {
 			switch {

@@ -102,6 +102,10 @@ func newCampaign(spec CampaignSpec, now time.Time) (*Campaign, error) {
 	} else if c.Referral != nil {
 		return nil, fieldErr("referral", "only for kind referral")
 	}
+	c.Budget = spec.Budget
+	if err := validateBudget(c); err != nil {
+		return nil, err
+	}
 	if c.Status == "" {
 		c.Status = StatusActive
 	}
@@ -115,6 +119,30 @@ func newCampaign(spec CampaignSpec, now time.Time) (*Campaign, error) {
 		return nil, fieldErr("metadata", "at most 8 KiB of JSON, got %d bytes", len(b))
 	}
 	return c, nil
+}
+
+// maxBudgetRedemptions bounds a redemption budget.
+const maxBudgetRedemptions = 1_000_000_000
+
+// validateBudget checks c's budget; a budget of zeros is none.
+func validateBudget(c *Campaign) error {
+	b := c.Budget
+	if b == nil {
+		return nil
+	}
+	if b.Redemptions < 0 || b.Redemptions > maxBudgetRedemptions {
+		return fieldErr("budget.redemptions", "want 0 (no cap) to %d redemptions, got %d", maxBudgetRedemptions, b.Redemptions)
+	}
+	if b.Discount < 0 || b.Discount > maxMoney {
+		return fieldErr("budget.discount", "want 0 (no cap) to %d minor units, got %d", int64(maxMoney), b.Discount)
+	}
+	if b.Discount > 0 && c.Benefit.Currency == "" {
+		return fieldErr("budget.discount", "a discount budget needs the campaign's currency (benefit.currency), so that discounts add up in one currency")
+	}
+	if b.Redemptions == 0 && b.Discount == 0 {
+		c.Budget = nil
+	}
+	return nil
 }
 
 func validateBenefit(b *Benefit) error {

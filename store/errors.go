@@ -25,6 +25,11 @@ const (
 	EIdempotencyMismatch = "idempotency_mismatch"
 	ECapacity            = "capacity"
 	EConflict            = "conflict"
+	// EBudgetExhausted: a redemption (or hold) would take the campaign
+	// past its budget of redemptions or discount.
+	EBudgetExhausted = "budget_exhausted"
+	// EHeld: the code's next use is held for another customer's cart.
+	EHeld = "held"
 	// EUnavailable means the database cannot take writes now (disk full,
 	// read-only file, shutting down); the caller may retry later.
 	EUnavailable = "unavailable"

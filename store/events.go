@@ -21,6 +21,8 @@ const (
 	EventCodeVoided      = "code.voided"
 	EventKeyCreated      = "key.created"
 	EventKeyRevoked      = "key.revoked"
+	EventHoldPlaced      = "hold.placed"
+	EventHoldReleased    = "hold.released"
 )
 
 // Event is one entry of the append-only log. Seq numbers start at 1 and have
@@ -47,6 +49,7 @@ type Event struct {
 	Reason      string    `json:"reason,omitempty"`
 	Key         string    `json:"key,omitempty"`
 	Role        string    `json:"role,omitempty"`
+	Hold        string    `json:"hold,omitempty"`
 }
 
 func seqKey(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }

@@ -90,6 +90,7 @@ func (e *Event) appendJSON(b []byte) []byte {
 	o.str("reason", e.Reason, true)
 	o.str("key", e.Key, true)
 	o.str("role", e.Role, true)
+	o.str("hold", e.Hold, true)
 	return append(o.b, '}')
 }
 
@@ -120,6 +121,7 @@ func (r *Redemption) appendJSON(b []byte) []byte {
 	o.str("rollback_reason", r.RollbackReason, true)
 	o.str("reward_code", r.RewardCode, true)
 	o.str("reward_error", r.RewardError, true)
+	o.str("hold", r.Hold, true)
 	return append(o.b, '}')
 }
 

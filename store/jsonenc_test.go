@@ -17,7 +17,7 @@ func FuzzJSONEncoding(f *testing.F) {
 		ts := time.Unix(0, nanos).UTC()
 		e := Event{Seq: uint64(amount), Time: ts, Type: typ, Campaign: text, Code: code, CustomerID: customer,
 			Channel: text, Redemption: code, OrderID: customer, OrderAmount: amount, Currency: typ, Discount: discount,
-			Terminal: text, RewardCode: code, Batch: typ, Count: discount, Status: text, Reason: customer, Key: code, Role: typ}
+			Terminal: text, RewardCode: code, Batch: typ, Count: discount, Status: text, Reason: customer, Key: code, Role: typ, Hold: text}
 		want, err := json.Marshal(&e)
 		if err != nil {
 			return // a time json cannot write is not ours to encode either
@@ -29,7 +29,7 @@ func FuzzJSONEncoding(f *testing.F) {
 		}
 		r := Redemption{ID: code, Code: code, Campaign: typ, CustomerID: customer, OrderID: text, OrderAmount: amount,
 			Currency: typ, Discount: discount, Benefit: Benefit{Type: typ, Value: amount, Currency: text, Text: customer},
-			Terminal: text, Channel: typ, RedeemedAt: ts, RolledBackAt: rolled, RollbackReason: text, RewardCode: code, RewardError: customer}
+			Terminal: text, Channel: typ, RedeemedAt: ts, RolledBackAt: rolled, RollbackReason: text, RewardCode: code, RewardError: customer, Hold: typ}
 		want, err = json.Marshal(&r)
 		require.NoError(t, err)
 		require.Equal(t, string(want), string(r.appendJSON(nil)))

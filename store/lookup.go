@@ -78,6 +78,7 @@ type found struct {
 	key  []byte
 	rec  codeRec
 	camp *Campaign
+	hold *liveHold // the customer's own live hold of the code, set by the rules
 }
 
 // screened is input that passed the lookup path's stages that need no

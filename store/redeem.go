@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +20,13 @@ type RedeemRequest struct {
 	OrderAmount int64  `json:"order_amount"`
 	Currency    string `json:"currency"`
 	Terminal    string `json:"terminal"`
+	// Hold, on a validation with a customer, reserves the code's next use
+	// for that customer this long when valid (1 s to 24 h).
+	Hold Duration `json:"hold,omitempty"`
+	// HoldID, on a redemption, names the hold it uses.
+	HoldID string `json:"hold_id,omitempty"`
+	// Scope is the API key placing a hold (set by the caller's server).
+	Scope string `json:"-"`
 	// Idempotency, if set, makes a retry replay the first response.
 	Idempotency *Idempotency `json:"-"`
 }
@@ -41,6 +49,11 @@ func (r *RedeemRequest) validate() error {
 	if err := checkText("order_id", r.OrderID, 128, false); err != nil {
 		return err
 	}
+	if r.HoldID != "" {
+		if _, ok := parseHoldName(r.HoldID); !ok {
+			return fieldErr("hold_id", "want a hold id from a validation, such as \"hd_12\", got %q", truncate(r.HoldID, 40))
+		}
+	}
 	return checkText("terminal", r.Terminal, 64, false)
 }
 
@@ -55,6 +68,8 @@ type Validation struct {
 	Benefit  *Benefit `json:"benefit,omitempty"`
 	Discount int64    `json:"discount"`
 	Currency string   `json:"currency,omitempty"`
+	// Hold is the hold placed when one was asked for.
+	Hold *HoldRef `json:"hold,omitempty"`
 }
 
 // Redemption is one use of a code.
@@ -75,6 +90,8 @@ type Redemption struct {
 	RollbackReason string     `json:"rollback_reason,omitempty"`
 	RewardCode     string     `json:"reward_code,omitempty"`
 	RewardError    string     `json:"reward_error,omitempty"`
+	// Hold is the hold the redemption used, if any.
+	Hold string `json:"hold,omitempty"`
 }
 
 func redemptionName(n uint64) string { return "rd_" + strconv.FormatUint(n, 10) }
@@ -164,10 +181,7 @@ func (s *Store) applyRules(tx kv.Tx, req *RedeemRequest, sc screened, now time.T
 		return f, 0, Errorf(EExpired, "this code expired at %s", exp.UTC().Format(time.RFC3339))
 	}
 	if int(r.redemptions) >= c.MaxRedemptionsPerCode {
-		if c.MaxRedemptionsPerCode == 1 {
-			return f, 0, Errorf(EAlreadyRedeemed, "this code was already redeemed")
-		}
-		return f, 0, Errorf(EAlreadyRedeemed, "this code was already redeemed %d times, its limit", r.redemptions)
+		return f, 0, s.alreadyRedeemed(tx, f)
 	}
 	if c.Kind == KindReferral {
 		if req.CustomerID == "" {
@@ -185,6 +199,9 @@ func (s *Store) applyRules(tx kv.Tx, req *RedeemRequest, sc screened, now time.T
 	if c.OnePerCustomer && req.CustomerID != "" && custUses(tx, req.CustomerID, c.Num) > 0 {
 		return f, 0, Errorf(ECustomerLimit, "this customer already redeemed a code of the campaign %q", c.Name)
 	}
+	if err := checkHolds(tx, req, &f, now); err != nil {
+		return f, 0, err
+	}
 	if cur := c.Benefit.Currency; cur != "" && req.Currency != "" && req.Currency != cur {
 		return f, 0, fieldErr("currency", "the order is in %s but the campaign is in %s", req.Currency, cur)
 	}
@@ -192,7 +209,96 @@ func (s *Store) applyRules(tx kv.Tx, req *RedeemRequest, sc screened, now time.T
 		cur := firstNonEmpty(req.Currency, c.Benefit.Currency)
 		return f, 0, Errorf(EMinOrder, "the order of %s is below this code's minimum of %s", FormatMoney(req.OrderAmount, cur), FormatMoney(c.MinOrder, cur))
 	}
-	return f, Discount(c.Benefit, req.OrderAmount), nil
+	discount := Discount(c.Benefit, req.OrderAmount)
+	if err := checkBudget(tx, f, discount, now); err != nil {
+		return f, 0, err
+	}
+	return f, discount, nil
+}
+
+// checkHolds applies the holds of f's code: the one the request names
+// must be the customer's own for this code; another customer's live holds
+// take the uses they reserve (held). It sets f.hold to the customer's own
+// live hold, which a redemption uses and a new hold renews.
+func checkHolds(tx kv.Tx, req *RedeemRequest, f *found, now time.Time) error {
+	var named uint64
+	if req.HoldID != "" {
+		named, _ = parseHoldName(req.HoldID)
+		h, ok, err := getHold(tx, named)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return &Error{Code: ENotFound, Field: "hold_id", Message: fmt.Sprintf("hold_id: no hold %s (it was released or used)", req.HoldID)}
+		}
+		if h.Key != string(f.key) || h.Customer != req.CustomerID {
+			return fieldErr("hold_id", "hold %s is for another code or customer", req.HoldID)
+		}
+	}
+	others := 0
+	var until int64
+	for _, h := range codeHolds(tx, f.key, now) {
+		switch {
+		case req.CustomerID != "" && h.customer == req.CustomerID:
+			if f.hold == nil || h.id == named {
+				f.hold = &h
+			}
+		default:
+			others++
+			if until == 0 || h.expires < until {
+				until = h.expires
+			}
+		}
+	}
+	if others > 0 && int(f.rec.redemptions)+others >= f.camp.MaxRedemptionsPerCode {
+		return Errorf(EHeld, "this code is held for another customer's cart until %s; try again then", time.UnixMilli(until).UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// checkBudget refuses a use of discount that would take f's campaign past
+// its budget, counting its live holds (but the customer's own hold, which
+// this use would take over).
+func checkBudget(tx kv.Tx, f found, discount int64, now time.Time) error {
+	b := f.camp.Budget
+	if b == nil {
+		return nil
+	}
+	var own uint64
+	if f.hold != nil {
+		own = f.hold.id
+	}
+	held, heldDiscount := campaignHeld(tx, f.camp.Num, now, own)
+	v := readVec(tx, f.camp.Num)
+	if b.Redemptions > 0 && v[cRedeemed]+held+1 > b.Redemptions {
+		return Errorf(EBudgetExhausted, "the campaign %q has used its budget of %d redemptions (%d redeemed, %d held in carts)", f.camp.Name, b.Redemptions, v[cRedeemed], held)
+	}
+	if b.Discount > 0 && v[cDiscount]+heldDiscount+discount > b.Discount {
+		cur := f.camp.Benefit.Currency
+		left := max(0, b.Discount-v[cDiscount]-heldDiscount)
+		return Errorf(EBudgetExhausted, "the campaign %q has %s left of its %s discount budget; this order would take %s", f.camp.Name,
+			FormatMoney(left, cur), FormatMoney(b.Discount, cur), FormatMoney(discount, cur))
+	}
+	return nil
+}
+
+// alreadyRedeemed is the refusal of a code with no use left. It says when
+// and at which terminal the last use was, so a cashier can explain.
+func (s *Store) alreadyRedeemed(tx kv.Tx, f found) error {
+	what := "this code was already redeemed"
+	if f.camp.MaxRedemptionsPerCode > 1 {
+		what = fmt.Sprintf("this code was already redeemed %d times, its limit", f.rec.redemptions)
+	}
+	if n := len(f.rec.redIDs); n > 0 {
+		if r, err := getRedemption(tx, f.rec.redIDs[n-1]); err == nil {
+			what += " (last on " + r.RedeemedAt.UTC().Format("2006-01-02 15:04 MST")
+			if r.Terminal != "" {
+				what += " at " + r.Terminal
+			}
+			what += ")"
+		}
+	}
+	return Errorf(EAlreadyRedeemed, "%s", what)
 }
 
 // Discount computes what a benefit takes off an order of amount minor
@@ -218,6 +324,12 @@ func Discount(b Benefit, amount int64) int64 {
 func (s *Store) Validate(req RedeemRequest) (Validation, error) {
 	if err := req.validate(); err != nil {
 		return Validation{}, err
+	}
+	if err := req.checkHold(); err != nil {
+		return Validation{}, err
+	}
+	if req.Hold > 0 {
+		return s.validateAndHold(context.Background(), req)
 	}
 	sc, err := s.screen(req.Code, true) // most guesses end here, with no transaction
 	if err != nil {
@@ -247,15 +359,57 @@ func (s *Store) Validate(req RedeemRequest) (Validation, error) {
 	return out, err
 }
 
+// validateAndHold is Validate with a hold: when the code is valid, its next
+// use is reserved for the customer, in one write transaction.
+func (s *Store) validateAndHold(ctx context.Context, req RedeemRequest) (Validation, error) {
+	sc, err := s.screen(req.Code, true)
+	if err != nil {
+		if !isRuleError(err) {
+			return Validation{}, err
+		}
+		return Validation{Reason: ErrorCode(err), Message: ErrorMessage(err)}, nil
+	}
+	var out Validation
+	err = s.update(ctx, func(tx *wtx) error {
+		out = Validation{}
+		now := s.now().UTC()
+		f, discount, err := s.evaluate(tx, &req, sc, now)
+		if f.camp != nil {
+			out.Code, out.Campaign = codeView(string(f.key), f.rec, f.camp).Code, f.camp.ID
+		}
+		if err != nil {
+			if !isRuleError(err) {
+				return err
+			}
+			out.Reason, out.Message = ErrorCode(err), ErrorMessage(err)
+			return nil
+		}
+		ref, err := s.placeHold(tx, &req, f, discount, now)
+		if err != nil {
+			return err
+		}
+		b := f.camp.Benefit
+		out.Valid, out.Benefit, out.Discount, out.Hold = true, &b, discount, &ref
+		out.Currency = firstNonEmpty(req.Currency, b.Currency)
+		return nil
+	})
+	return out, err
+}
+
 // Redeem uses req.Code once: it finds the code, applies every rule and
 // writes the redemption in one transaction, durable before it returns. For
 // a referral code it also gives the referrer a fresh reward code. It returns
 // the rule's error (not_found, typo, voided, paused, expired, not_started,
-// already_redeemed, wrong_customer, customer_limit, min_order,
-// invalid_request) when the code cannot be used.
+// already_redeemed, wrong_customer, customer_limit, held,
+// budget_exhausted, min_order, invalid_request) when the code cannot be
+// used. A customer's own live hold of the code is used (and ended) by the
+// redemption, whether or not HoldID names it.
 func (s *Store) Redeem(ctx context.Context, req RedeemRequest) (Redemption, error) {
 	if err := req.validate(); err != nil {
 		return Redemption{}, err
+	}
+	if req.Hold != 0 {
+		return Redemption{}, fieldErr("hold", "only for a validation: a redemption uses a hold with hold_id")
 	}
 	if req.Idempotency != nil {
 		if err := req.Idempotency.Validate(); err != nil {
@@ -317,6 +471,16 @@ func (s *Store) redeemTx(tx *wtx, req *RedeemRequest, sc screened, out *Redempti
 		CustomerID: req.CustomerID, OrderID: req.OrderID, OrderAmount: req.OrderAmount,
 		Currency: firstNonEmpty(req.Currency, c.Benefit.Currency), Discount: discount, Benefit: c.Benefit,
 		Terminal: req.Terminal, Channel: f.rec.channel, RedeemedAt: now, RewardCode: reward.Code,
+	}
+	if f.hold != nil {
+		out.Hold = holdName(f.hold.id)
+		h, ok, err := getHold(tx, f.hold.id)
+		if err != nil {
+			return err
+		}
+		if ok {
+			deleteHold(tx, f.hold.id, h)
+		}
 	}
 	if rewardErr != nil {
 		out.RewardError = ErrorMessage(rewardErr)

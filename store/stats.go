@@ -57,6 +57,19 @@ type CampaignStats struct {
 	// Rejected counts refused validations and redemptions of this
 	// campaign's codes by reason.
 	Rejected map[string]int64 `json:"rejected"`
+	// Budget is the campaign's budget and its use, when it has one.
+	Budget *BudgetUse `json:"budget,omitempty"`
+}
+
+// BudgetUse is a campaign's budget (0: no cap) beside what redemptions in
+// force and live holds take of it.
+type BudgetUse struct {
+	Redemptions     int64 `json:"redemptions"`
+	Discount        int64 `json:"discount"`
+	RedemptionsUsed int64 `json:"redemptions_used"`
+	DiscountUsed    int64 `json:"discount_used"`
+	RedemptionsHeld int64 `json:"redemptions_held"`
+	DiscountHeld    int64 `json:"discount_held"`
 }
 
 // Overview is the stats of all campaigns together.
@@ -148,6 +161,11 @@ func (s *Store) campaignStats(tx kv.Tx, c *Campaign, detail bool) (CampaignStats
 	if out.Counts.Assigned > 0 {
 		r := float64(out.Counts.Redeemed) / float64(out.Counts.Assigned)
 		out.RedemptionRate = &r
+	}
+	if b := c.Budget; b != nil {
+		held, heldDiscount := campaignHeld(tx, c.Num, s.now(), 0)
+		out.Budget = &BudgetUse{Redemptions: b.Redemptions, Discount: b.Discount, RedemptionsUsed: out.Counts.Redeemed,
+			DiscountUsed: out.Counts.DiscountTotal, RedemptionsHeld: held, DiscountHeld: heldDiscount}
 	}
 	tx.Scan(bucketCounters, kv.Prefix(u32(c.Num)), func(k, v []byte) bool {
 		if len(k) < 5 {

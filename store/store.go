@@ -92,7 +92,8 @@ type Options struct {
 	MaxBatch int
 	// ReadOnly opens the file for reading only; every write is refused.
 	ReadOnly bool
-	// NoSync skips fsync on commit: for benchmarks of CPU cost only.
+	// NoSync skips fsync on commit, and the log's fdatasync: for tests and
+	// benchmarks of CPU cost only, never for data that matters.
 	NoSync bool
 	// NoLog runs on the bbolt file alone, without the write-ahead log:
 	// every group of writes pays bbolt's whole commit. For comparisons.
@@ -191,6 +192,9 @@ func Open(path string, opts Options) (*Store, error) {
 	if !opts.NoLog {
 		lopts := opts.Log
 		lopts.ReadOnly = opts.ReadOnly
+		if opts.NoSync && lopts.Log.Sync == nil {
+			lopts.Log.Sync = func(*os.File) error { return nil }
+		}
 		if lopts.Logger == nil {
 			lopts.Logger = opts.Logger
 		}
