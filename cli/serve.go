@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"runtime/debug"
 	"sync"
@@ -30,8 +31,9 @@ func (e *env) serveCommand() *urfave.Command {
 			"promo --db /var/lib/promo/promo.db serve --addr :8080"),
 		Flags: []urfave.Flag{
 			&urfave.StringFlag{Name: "addr", Value: ":8080", Usage: "listen on `HOST:PORT`"},
-			&urfave.Float64Flag{Name: "guess-rate", Value: 20, Usage: "failed lookups a minute allowed per API key and per client address; 0 turns the limit off (benchmarks only)"},
+			&urfave.Float64Flag{Name: "guess-rate", Value: 20, Usage: "failed lookups a minute allowed per API key; 0 turns the limit off (benchmarks only)"},
 			&urfave.IntFlag{Name: "guess-burst", Value: 40, Usage: "failed lookups allowed at once before the rate applies"},
+			&urfave.StringSliceFlag{Name: "trusted-proxy", Usage: "a reverse proxy's address or `CIDR` range (repeatable): its X-Forwarded-For names the client in the logs"},
 		},
 		Action: e.serve,
 	}
@@ -55,6 +57,14 @@ func (e *env) serve(c *urfave.Context) error {
 	if rate == 0 {
 		rate = -1 // httpapi: a negative rate is off
 	}
+	var proxies []netip.Prefix
+	for _, v := range c.StringSlice("trusted-proxy") {
+		p, err := httpapi.ParseTrustedProxy(v)
+		if err != nil {
+			return usageErrorf("--trusted-proxy: %v", err)
+		}
+		proxies = append(proxies, p)
+	}
 	logs := newLogBuffer(e.stderr, 100*time.Millisecond)
 	defer logs.Close()
 	log := e.loggerTo(logs, slog.LevelInfo)
@@ -75,6 +85,7 @@ func (e *env) serve(c *urfave.Context) error {
 		Logger:                 log,
 		FailedLookupsPerMinute: rate,
 		FailedLookupBurst:      burst,
+		TrustedProxies:         proxies,
 		OnReady: func(tcp net.Addr, socket string) {
 			fmt.Fprintf(e.stderr, "promo: serving http://%s (admin socket %s)\n", tcp, socket)
 		},

@@ -72,11 +72,12 @@ func errorBody(err error) ErrorBody {
 }
 
 // writeError sends err with its status, logging unexpected ones with
-// their cause.
-func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+// their cause and the route's pattern (never the path, which may hold a
+// code).
+func writeError(w http.ResponseWriter, log *slog.Logger, route string, err error) {
 	body := errorBody(err)
 	if body.Error.Code == store.EInternal {
-		log.Error("internal error", "method", r.Method, "path", r.URL.Path, "request_id", w.Header().Get("X-Request-Id"), "err", err)
+		log.Error("internal error", "route", route, "request_id", w.Header().Get("X-Request-Id"), "err", err)
 	}
 	retryAfter(w, body)
 	writeJSON(w, StatusOf(body.Error.Code), body)

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,10 +36,14 @@ type Options struct {
 	// MaxUploadBytes bounds CSV uploads: import, bulk assign (default 256 MiB).
 	MaxUploadBytes int64
 	// FailedLookupsPerMinute and FailedLookupBurst limit failed lookups
-	// (not_found, typo) per API key and per client address (defaults 20 and
-	// 40). A negative rate turns the limit off (benchmarks only).
+	// (not_found, typo) per API key (defaults 20 and 40). A negative rate
+	// turns the limit off (benchmarks only).
 	FailedLookupsPerMinute float64
 	FailedLookupBurst      int
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client address in the logs. Requests from other peers are
+	// logged with the peer's address, whatever their headers say.
+	TrustedProxies []netip.Prefix
 	// ShutdownTimeout bounds the wait for requests in flight on shutdown
 	// (default 30 s).
 	ShutdownTimeout time.Duration
@@ -227,17 +232,20 @@ func (s *Server) observe(name string, h func(w http.ResponseWriter, r *http.Requ
 		w := &statusWriter{ResponseWriter: rw}
 		if err := h(w, r); err != nil {
 			if w.status != 0 { // the response had begun: nothing more to send
-				s.log.Error("request failed mid-response", "request_id", id, "err", err)
+				s.log.Error("request failed mid-response", "route", name, "request_id", id, "err", err)
 			} else {
-				writeError(w, r, s.log, err)
+				writeError(w, s.log, name, err)
 			}
 		}
 		d := time.Since(start)
 		s.metrics.observe(name, r.Method, w.status, d)
+		// The route's pattern, never its path: paths carry codes
+		// (/v1/codes/{code}), and logs are read by more people than codes
+		// should be.
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("id", id), slog.String("method", r.Method),
-			slog.String("route", name), slog.String("path", r.URL.Path), slog.Int("status", w.status),
+			slog.String("route", name), slog.Int("status", w.status),
 			slog.Int64("bytes", w.bytes), slog.Float64("ms", float64(d.Microseconds())/1000),
-			slog.String("key", callerOf(r).Name), slog.String("remote", clientAddr(r)))
+			slog.String("key", callerOf(r).Name), slog.String("remote", s.clientAddr(r)))
 	})
 }
 
@@ -261,14 +269,6 @@ func (s *Server) authenticate(r *http.Request, role string) (Caller, error) {
 		return Caller{Name: key.Name, Role: key.Role}, store.Errorf(store.EForbidden, "the key %q has role %s; this needs %s", key.Name, key.Role, role)
 	}
 	return Caller{Name: key.Name, Role: key.Role}, nil
-}
-
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // Serve listens on addr (TCP, API keys required) and on socketPath (a unix
