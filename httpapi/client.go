@@ -4,9 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/csv"
 	"encoding/json"
-
 	"fmt"
 	"io"
 	"net"
@@ -89,10 +87,11 @@ func (c *Client) do(ctx context.Context, method, path string, body io.Reader, co
 func decodeError(r io.Reader, status int) error {
 	var body struct {
 		Error struct {
-			Code    string          `json:"code"`
-			Message string          `json:"message"`
-			Field   string          `json:"field"`
-			Details json.RawMessage `json:"details"`
+			Code         string          `json:"code"`
+			Message      string          `json:"message"`
+			Field        string          `json:"field"`
+			Details      json.RawMessage `json:"details"`
+			DetailsTotal int             `json:"details_total"`
 		} `json:"error"`
 	}
 	b, _ := io.ReadAll(io.LimitReader(r, 16<<20))
@@ -103,6 +102,9 @@ func decodeError(r io.Reader, status int) error {
 	var problems []store.ImportProblem
 	if len(body.Error.Details) > 0 && json.Unmarshal(body.Error.Details, &problems) == nil {
 		e.Details = problems
+	}
+	if body.Error.DetailsTotal > 0 {
+		return &store.UploadError{Refusal: e, Total: body.Error.DetailsTotal}
 	}
 	return e
 }
@@ -271,38 +273,44 @@ func (c *Client) Assign(ctx context.Context, campaignID string, req store.Assign
 	return out, c.call(ctx, "POST", "/v1/campaigns/"+esc(campaignID)+"/assign", req, &out, req.Idempotency)
 }
 
-// AssignMany posts the rows as CSV to POST /v1/campaigns/{id}/assign and
-// emits the rows of the mail-merge CSV that comes back.
-func (c *Client) AssignMany(ctx context.Context, campaignID string, rows []store.AssignRow, emit func(store.AssignRow) error) error {
-	var buf bytes.Buffer
-	cw := csv.NewWriter(&buf)
-	_ = cw.Write([]string{"customer_id", "email", "name", "channel"})
-	for _, r := range rows {
-		_ = cw.Write([]string{r.CustomerID, r.Email, r.Name, r.Channel})
-	}
-	cw.Flush()
-	resp, err := c.do(ctx, "POST", "/v1/campaigns/"+esc(campaignID)+"/assign", &buf, "text/csv", "text/csv")
+// AssignFile posts the CSV file f to POST /v1/campaigns/{id}/assign (the
+// server checks it in full before it gives any code), calls ready with the
+// number of customers the server found, and emits each row with its code
+// as the server streams them back.
+func (c *Client) AssignFile(ctx context.Context, campaignID string, f io.ReadSeeker, channel string, ready func(rows int) error, emit func(store.AssignRow) error) error {
+	path := "/v1/campaigns/" + esc(campaignID) + "/assign?channel=" + url.QueryEscape(channel)
+	resp, err := c.do(ctx, "POST", path, io.NopCloser(f), "text/csv", "application/x-ndjson")
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	cr := csv.NewReader(resp.Body)
-	if _, err := cr.Read(); err != nil {
-		return &store.Error{Code: store.EUnavailable, Message: "the server's answer was cut short: " + err.Error(), Err: err}
+	n, err := strconv.Atoi(resp.Header.Get(CustomersHeader))
+	if err != nil {
+		return &store.Error{Code: store.EInternal, Message: "the server's answer lacks the " + CustomersHeader + " header; is it an older promo?"}
 	}
+	if ready != nil {
+		if err := ready(n); err != nil {
+			return err
+		}
+	}
+	dec := json.NewDecoder(resp.Body)
 	for i := 0; ; i++ {
-		rec, err := cr.Read()
-		if err == io.EOF {
-			if i < len(rows) {
-				return &store.Error{Code: store.EUnavailable, Message: fmt.Sprintf("the server answered %d of %d customers; run again: assigned customers keep their codes", i, len(rows))}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err == io.EOF {
+			if i < n {
+				return &store.Error{Code: store.EUnavailable, Message: fmt.Sprintf("the server answered %d of %d customers; run again: assigned customers keep their codes", i, n)}
 			}
 			return nil
+		} else if err != nil {
+			return &store.Error{Code: store.EUnavailable, Message: "the server's answer was cut short; run again: assigned customers keep their codes", Err: err}
 		}
-		if err != nil || len(rec) != 4 || i >= len(rows) {
-			return &store.Error{Code: store.EUnavailable, Message: "the server's answer was cut short; run again: assigned customers keep their codes"}
+		if bytes.HasPrefix(raw, []byte(`{"error":`)) {
+			return decodeError(bytes.NewReader(raw), 500)
 		}
-		row := rows[i]
-		row.Code = rec[3]
+		var row store.AssignRow
+		if err := json.Unmarshal(raw, &row); err != nil {
+			return err
+		}
 		if err := emit(row); err != nil {
 			return err
 		}

@@ -35,6 +35,10 @@ type Options struct {
 	MaxBodyBytes int64
 	// MaxUploadBytes bounds CSV uploads: import, bulk assign (default 256 MiB).
 	MaxUploadBytes int64
+	// SpoolDir holds bulk assignments' uploads while they are checked
+	// (default: the system's temporary directory). `promo serve` uses the
+	// database's directory: on disk, where a tmpfs would hold them in RAM.
+	SpoolDir string
 	// FailedLookupsPerMinute and FailedLookupBurst limit failed lookups
 	// (not_found, typo) per API key (defaults 20 and 40). A negative rate
 	// turns the limit off (benchmarks only).
@@ -63,6 +67,7 @@ type Server struct {
 	routes  []route
 	limits  *lookupLimiter
 	metrics *metrics
+	uploads chan struct{} // a slot per upload being read
 
 	lifeMu sync.Mutex
 	life   context.Context // Serve's context: done when the server stops
@@ -111,7 +116,8 @@ func New(st *store.Store, opts Options) *Server {
 		opts.ReadHeaderTimeout = 5 * time.Second
 	}
 	s := &Server{st: st, opts: opts, log: opts.Logger,
-		limits: newLookupLimiter(opts.FailedLookupsPerMinute, opts.FailedLookupBurst)}
+		limits:  newLookupLimiter(opts.FailedLookupsPerMinute, opts.FailedLookupBurst),
+		uploads: make(chan struct{}, uploadSlots)}
 	s.metrics = newMetrics(st)
 	s.routes = s.apiRoutes()
 	s.router = mux.NewRouter()

@@ -310,6 +310,9 @@ func newCampaign(spec CampaignSpec, now time.Time) (*Campaign, error) {
 	if b, _ := json.Marshal(c.Metadata); len(b) > 8192 {
 		return nil, fieldErr("metadata", "at most 8 KiB of JSON, got %d bytes", len(b))
 	}
+	if err := checkCampaignText(c); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -528,6 +531,11 @@ func (s *Store) Campaigns() ([]*Campaign, error) {
 // UpdateCampaign applies patch: name, dates, status. An archived campaign
 // cannot change status again. It returns not_found or invalid_request.
 func (s *Store) UpdateCampaign(ctx context.Context, id string, patch CampaignPatch) (*Campaign, error) {
+	if patch.Name != nil {
+		if err := checkControls("name", *patch.Name); err != nil {
+			return nil, err
+		}
+	}
 	err := s.update(ctx, func(tx *bolt.Tx) error {
 		c, err := getCampaignTx(tx, id)
 		if err != nil {
