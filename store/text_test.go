@@ -97,8 +97,16 @@ func TestReadAssignRows_RefusesControlCharactersInNamesAndEmails(t *testing.T) {
 func TestSpreadsheetSafe_NeutralisesFormulas(t *testing.T) {
 	for in, want := range map[string]string{
 		"=HYPERLINK(\"http://evil\",\"x\")": "'=HYPERLINK(\"http://evil\",\"x\")",
-		"+1+1":                              "'+1+1", "-42": "'-42", "@SUM(A1)": "'@SUM(A1)", "\tx": "'\tx", "\rx": "'\rx",
-		"": "", "ann": "ann", "X31Z-ABCD": "X31Z-ABCD", "a=b": "a=b", "'quoted": "'quoted",
+		"+1+1":                              "'+1+1",
+		"-42":                               "'-42",
+		"@SUM(A1)":                          "'@SUM(A1)",
+		"\tx":                               "'\tx",
+		"\rx":                               "'\rx",
+		"":                                  "",
+		"ann":                               "ann",
+		"X31Z-ABCD":                         "X31Z-ABCD",
+		"a=b":                               "a=b",
+		"'quoted":                           "'quoted",
 	} {
 		require.Equal(t, want, SpreadsheetSafe(in), "%q", in)
 	}
