@@ -159,6 +159,7 @@ func (e *env) report(err error) int {
 		body := httpapi.ErrorBody{Error: httpapi.ErrorDetail{Code: code, Message: msg}}
 		if se != nil && se.Code == code {
 			body.Error.Field, body.Error.Details = se.Field, se.Details
+			body.Error.DetailsTotal, _ = store.UploadProblems(err)
 		}
 		b, _ := json.Marshal(body)
 		fmt.Fprintf(e.stderr, "%s\n", b)

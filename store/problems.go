@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"unicode/utf8"
 )
 
@@ -73,28 +72,16 @@ func (p *problemList) refusal(what, outcome string) error {
 		Message: fmt.Sprintf("%d lines %s%s (the first: line %d, %s); %s", p.total, what, listed, first.Line, first.Reason, outcome)}}
 }
 
-// shown returns text from an upload fit to quote in a problem: at most 70
-// bytes, cut at a character, with every character free text refuses (an
-// ESC, a bidi override) written as \uXXXX rather than sent on to the
-// terminal or page that shows the problem.
+// shown returns text from an upload fit to quote in a problem: Printable,
+// and at most 70 bytes (cut at a character).
 func shown(s string) string {
-	if !strings.ContainsFunc(s, refusedRune) && utf8.ValidString(s) && len(s) <= 70 {
+	s = Printable(s)
+	if len(s) <= 70 {
 		return s
 	}
-	var b strings.Builder
-	for i, r := range s {
-		if b.Len() >= 70 {
-			b.WriteString("…")
-			break
-		}
-		switch {
-		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case refusedRune(r):
-			fmt.Fprintf(&b, `\u%04x`, r)
-		default:
-			b.WriteRune(r)
-		}
+	cut := 70
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
 	}
-	return b.String()
+	return s[:cut] + "…"
 }

@@ -25,6 +25,28 @@ func refusedRune(r rune) bool {
 		r >= '\u202a' && r <= '\u202e' || r >= '\u2066' && r <= '\u2069'
 }
 
+// Printable returns s with every character free text refuses (see
+// refusedRune) and every byte that is not UTF-8 written out as \uXXXX or
+// \xXX, so that showing it can steer no terminal or page. Text stored
+// before these characters were refused is shown through it.
+func Printable(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsFunc(s, refusedRune) {
+		return s
+	}
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case refusedRune(r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
 // checkControls returns invalid_request naming field when s is not UTF-8
 // or holds a refused character, saying which and where.
 func checkControls(field, s string) error {
