@@ -8,6 +8,7 @@ package httpapi
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -54,6 +55,9 @@ type Options struct {
 	// ReadHeaderTimeout drops clients that send their headers too slowly
 	// (default 5 s).
 	ReadHeaderTimeout time.Duration
+	// TLS, if set, makes the TCP listener serve HTTPS only (see
+	// TLSConfig); the admin socket stays plain.
+	TLS *tls.Config
 	// OnReady is called once the TCP listener and the socket accept.
 	OnReady func(tcp net.Addr, socket string)
 }
@@ -277,9 +281,10 @@ func (s *Server) authenticate(r *http.Request, role string) (Caller, error) {
 	return Caller{Name: key.Name, Role: key.Role}, nil
 }
 
-// Serve listens on addr (TCP, API keys required) and on socketPath (a unix
-// socket of mode 0600: every request over it is admin, the file permission
-// being the credential), and serves until ctx ends. Then it stops
+// Serve listens on addr (TCP, API keys required; HTTPS only when
+// Options.TLS is set) and on socketPath (a unix socket of mode 0600: every
+// request over it is admin, the file permission being the credential), and
+// serves until ctx ends. Then it stops
 // accepting, lets requests in flight finish (up to ShutdownTimeout), and
 // returns. It returns an error if either listener cannot start.
 func (s *Server) Serve(ctx context.Context, addr, socketPath string) error {
@@ -312,7 +317,12 @@ func (s *Server) Serve(ctx context.Context, addr, socketPath string) error {
 	}
 	servers := []*http.Server{newServer(false), newServer(true)}
 	errc := make(chan error, 2)
-	go func() { errc <- servers[0].Serve(tcp) }()
+	if s.opts.TLS != nil {
+		servers[0].TLSConfig = s.opts.TLS.Clone()
+		go func() { errc <- servers[0].ServeTLS(tcp, "", "") }()
+	} else {
+		go func() { errc <- servers[0].Serve(tcp) }()
+	}
 	go func() { errc <- servers[1].Serve(sock) }()
 	if s.opts.OnReady != nil {
 		s.opts.OnReady(tcp.Addr(), socketPath)
