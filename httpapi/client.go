@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -26,17 +27,44 @@ type Client struct {
 	hc     *http.Client
 }
 
+// ErrUntrustedSocket is the cause of a refusal to use a socket whose
+// listener is not to be trusted: nothing was sent, and the caller must not
+// work around it.
+var ErrUntrustedSocket = errors.New("untrusted socket")
+
 // Dial returns a client for the server listening on socketPath, after
 // checking within about a second that it answers. It returns an
 // unavailable error when nothing answers.
-func Dial(socketPath string) (*Client, error) {
+func Dial(socketPath string) (*Client, error) { return DialChecked(socketPath, nil) }
+
+// DialChecked is Dial that, where the system tells (Linux), checks the
+// user id of the process listening on the socket before each connection
+// carries a byte: checkPeer's error (for a process that is not to be
+// trusted; it should wrap ErrUntrustedSocket) is returned, and nothing is
+// sent.
+func DialChecked(socketPath string, checkPeer func(uid uint32) error) (*Client, error) {
 	if _, err := os.Stat(socketPath); err != nil {
 		return nil, &store.Error{Code: store.EUnavailable, Message: fmt.Sprintf("no promo serve socket at %s", socketPath), Err: err}
 	}
 	c := &Client{socket: socketPath, hc: &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
-			return d.DialContext(ctx, "unix", socketPath)
+			conn, err := d.DialContext(ctx, "unix", socketPath)
+			if err != nil || checkPeer == nil || !peerCredentials {
+				return conn, err
+			}
+			uid, err := peerUID(conn)
+			if err == nil {
+				err = checkPeer(uid)
+			} else {
+				err = &store.Error{Code: store.EUnavailable, Message: fmt.Sprintf("cannot tell who listens on %s (%v), so nothing was sent", socketPath, err),
+					Err: fmt.Errorf("%w: %w", ErrUntrustedSocket, err)}
+			}
+			if err != nil {
+				conn.Close()
+				return nil, err
+			}
+			return conn, nil
 		},
 		MaxIdleConnsPerHost: 4,
 	}}}
@@ -71,16 +99,26 @@ func (c *Client) do(ctx context.Context, method, path string, body io.Reader, co
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, &store.Error{Code: store.EUnavailable, Message: fmt.Sprintf("promo serve on %s does not answer: %v", c.socket, err), Err: err}
+		return nil, c.transportError(ctx, err)
 	}
 	if resp.StatusCode >= 300 {
 		defer resp.Body.Close()
 		return nil, decodeError(resp.Body, resp.StatusCode)
 	}
 	return resp, nil
+}
+
+// transportError describes a request that got no answer: the refusal of
+// the peer check as it is, else the server not answering.
+func (c *Client) transportError(ctx context.Context, err error) error {
+	var se *store.Error
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.As(err, &se):
+		return se
+	}
+	return &store.Error{Code: store.EUnavailable, Message: fmt.Sprintf("promo serve on %s does not answer: %v", c.socket, err), Err: err}
 }
 
 // decodeError reads an error body into a *store.Error.
@@ -131,10 +169,7 @@ func (c *Client) call(ctx context.Context, method, path string, in, out any, ide
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return &store.Error{Code: store.EUnavailable, Message: fmt.Sprintf("promo serve on %s does not answer: %v", c.socket, err), Err: err}
+		return c.transportError(ctx, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
