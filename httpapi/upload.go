@@ -137,15 +137,20 @@ func (s *Server) assignFile(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		return cw.Write(store.AssignCSVHeader)
 	}
+	emitted := 0
 	emit := func(row store.AssignRow) error {
+		emitted++
 		if asJSON {
 			return enc.Encode(row)
 		}
 		return cw.Write(row.CSV())
 	}
 	err = s.st.AssignFile(r.Context(), id, f, r.URL.Query().Get("channel"), ready, emit)
-	if err != nil && !began {
-		return err // refused before the answer began: an error response
+	if err != nil && (!began || emitted == 0) {
+		// Refused before a row was answered (a bad file; an archived
+		// campaign): nothing has left the buffers, so an error response.
+		w.Header().Del(CustomersHeader)
+		return err
 	}
 	if err != nil && asJSON {
 		_ = enc.Encode(errorBody(err))

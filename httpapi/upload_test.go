@@ -117,3 +117,15 @@ func TestUpload_TooLargeIs413(t *testing.T) {
 	e.must(200, issuer, "GET", "/v1/campaigns/c", nil, &c)
 	require.Zero(t, c.Counts.Codes)
 }
+
+// A bulk assignment refused before its first row is an error response,
+// not a mail merge cut short after its header.
+func TestUpload_BulkAssignRefusedBeforeItsFirstRow(t *testing.T) {
+	e := newEnv(t, Options{SpoolDir: t.TempDir()})
+	e.campaign("c", "")
+	e.must(200, admin, "PATCH", "/v1/campaigns/c", `{"status": "archived"}`, nil)
+	status, h, b := e.req(issuer, "POST", "/v1/campaigns/c/assign", []byte("ann\nben\n"), "Content-Type", "text/csv")
+	require.Equal(t, http.StatusConflict, status, "%s", b)
+	require.Equal(t, store.EConflict, errCode(t, b))
+	require.Empty(t, h.Get(CustomersHeader))
+}
