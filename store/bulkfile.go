@@ -97,7 +97,7 @@ func eachAssignRow(r io.Reader, channel string, stopAtProblem bool, fn func(Assi
 		if stopAtProblem {
 			return problems.changed()
 		}
-		return problems.refusal("are not customers", "nothing was assigned")
+		return problems.refusal("line is not a customer", "lines are not customers", "nothing was assigned")
 	}
 	return nil
 }

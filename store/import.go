@@ -156,7 +156,7 @@ func (s *Store) Import(ctx context.Context, campaignID string, r io.Reader, opts
 		return ImportResult{}, err
 	}
 	if file.problems.total > 0 && !opts.SkipInvalid {
-		return ImportResult{}, file.problems.refusal("cannot be imported",
+		return ImportResult{}, file.problems.refusal("line cannot be imported", "lines cannot be imported",
 			"nothing was imported: fix them, or skip them on purpose (--skip-invalid, ?skip_invalid=true)")
 	}
 	problems := file.problems.first // the transaction lists these, and any code another campaign took since

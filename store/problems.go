@@ -59,17 +59,22 @@ func (p *problemList) add(x ImportProblem) {
 	p.first[i] = x
 }
 
-// refusal returns the error refusing an upload for its bad lines: what the
-// lines are ("cannot be imported") and what was done instead ("nothing was
-// imported: …").
-func (p *problemList) refusal(what, outcome string) error {
+// refusal returns the error refusing an upload for its bad lines: what
+// one bad line is, what several are ("line cannot be imported", "lines
+// cannot be imported") and what was done instead ("nothing was imported:
+// …").
+func (p *problemList) refusal(one, many, outcome string) error {
 	first := p.first[0]
+	what := one
+	if p.total > 1 {
+		what = many
+	}
 	listed := ""
 	if p.total > len(p.first) {
 		listed = fmt.Sprintf(", the first %d of them listed", len(p.first))
 	}
 	return &UploadError{Total: p.total, Refusal: &Error{Code: EInvalid, Field: "file", Details: p.first,
-		Message: fmt.Sprintf("%d lines %s%s (the first: line %d, %s); %s", p.total, what, listed, first.Line, first.Reason, outcome)}}
+		Message: fmt.Sprintf("%d %s%s (the first: line %d, %s); %s", p.total, what, listed, first.Line, first.Reason, outcome)}}
 }
 
 // shown returns text from an upload fit to quote in a problem: Printable,

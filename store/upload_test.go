@@ -26,7 +26,11 @@ func requireUploadRefused(t *testing.T, err error, total int) []ImportProblem {
 	for i := 1; i < len(problems); i++ {
 		require.Less(t, problems[i-1].Line, problems[i].Line)
 	}
-	require.Contains(t, e.Message, fmt.Sprintf("%d lines ", total))
+	if total == 1 {
+		require.True(t, strings.HasPrefix(e.Message, "1 line "), e.Message)
+	} else {
+		require.True(t, strings.HasPrefix(e.Message, fmt.Sprintf("%d lines ", total)), e.Message)
+	}
 	if total > MaxProblems {
 		require.Contains(t, e.Message, "the first 100 of them listed")
 	}
