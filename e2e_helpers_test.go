@@ -14,6 +14,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -43,7 +45,17 @@ func TestMain(m *testing.M) {
 	os.Exit(runTests(m))
 }
 
+// helperModes are other programs the test binary can be, chosen by an
+// environment variable: a test starts the binary again as one of them
+// (e.g. a process of another user).
+var helperModes = map[string]func() int{}
+
 func runTests(m *testing.M) int {
+	for env, run := range helperModes {
+		if os.Getenv(env) != "" {
+			return run()
+		}
+	}
 	if bin := os.Getenv("PROMO_BIN"); bin != "" {
 		abs, err := filepath.Abs(bin)
 		if err != nil {
@@ -149,6 +161,7 @@ func (e *env) start(extra ...string) *server {
 // server is one `promo serve` process.
 type server struct {
 	cmd     *exec.Cmd
+	db      string
 	logPath string
 	url     string // http://127.0.0.1:PORT
 	socket  string // the admin socket it announced
@@ -158,7 +171,7 @@ type server struct {
 	hc      *http.Client
 }
 
-var servingLine = regexp.MustCompile(`promo: serving http://(\S+) \(admin socket (.+)\)`)
+var servingLine = regexp.MustCompile(`promo: serving (https?)://(\S+) \(admin socket (.+)\)`)
 
 // startServer runs `promo --db DB serve --addr 127.0.0.1:0` with its output
 // in logPath, and polls the log for the line saying it serves.
@@ -182,7 +195,7 @@ func launchServer(t *testing.T, db, logPath string, extra ...string) *server {
 	cmd := promoCmd(context.Background(), args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	require.NoError(t, cmd.Start())
-	s := &server{cmd: cmd, logPath: logPath, done: make(chan struct{}), hc: newHTTPClient()}
+	s := &server{cmd: cmd, db: db, logPath: logPath, done: make(chan struct{}), hc: newHTTPClient()}
 	go func() {
 		s.waitErr = cmd.Wait()
 		s.state = cmd.ProcessState
@@ -199,7 +212,10 @@ func (s *server) awaitReady(t *testing.T) bool {
 	deadline := time.Now().Add(readyTimeout)
 	for {
 		if m := servingLine.FindStringSubmatch(s.logText()); m != nil {
-			s.url, s.socket = "http://"+m[1], m[2]
+			s.url, s.socket = m[1]+"://"+m[2], m[3]
+			if m[1] == "https" {
+				s.trust(t, s.db+".tls.crt") // --tls-self-signed; a test with its own certificate trusts it itself
+			}
 			return true
 		}
 		select {
@@ -213,6 +229,20 @@ func (s *server) awaitReady(t *testing.T) bool {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// trust makes the server's HTTP client trust the PEM certificate in
+// certFile, when there is one.
+func (s *server) trust(t *testing.T, certFile string) {
+	t.Helper()
+	pemBytes, err := os.ReadFile(certFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return
+	}
+	require.NoError(t, err)
+	pool := x509.NewCertPool()
+	require.True(t, pool.AppendCertsFromPEM(pemBytes), "a PEM certificate in %s", certFile)
+	s.hc.Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: pool}
 }
 
 func newHTTPClient() *http.Client {

@@ -252,8 +252,10 @@ func usageLine(c *urfave.Context) string {
 
 // open returns the backend for the database --db names: the running
 // server, through FILE.sock, when one answers; otherwise the file itself.
-// Unless create is set, a database file that does not exist is an error
-// rather than a new empty database.
+// A socket of another user than the database's owner (or root) is refused
+// with exit 3, never used and never worked around by opening the file (see
+// trustSocket). Unless create is set, a database file that does not exist
+// is an error rather than a new empty database.
 func (e *env) open(c *urfave.Context, create bool) (Backend, error) {
 	path := c.String("db")
 	if path == "" {
@@ -261,10 +263,16 @@ func (e *env) open(c *urfave.Context, create bool) (Backend, error) {
 	}
 	sock := path + ".sock"
 	var dialErr error
-	if _, err := os.Stat(sock); err == nil {
-		client, err := httpapi.Dial(sock)
+	if _, err := os.Lstat(sock); err == nil {
+		if err := trustSocket(sock, path); err != nil {
+			return nil, err
+		}
+		client, err := httpapi.DialChecked(sock, checkListener(sock, path))
 		if err == nil {
 			return client, nil
+		}
+		if errors.Is(err, httpapi.ErrUntrustedSocket) {
+			return nil, err // a listener not to be trusted: never fall back
 		}
 		dialErr = err
 	}

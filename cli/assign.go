@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"os"
 
 	urfave "github.com/urfave/cli/v2"
 
@@ -63,50 +64,84 @@ func (e *env) assign(c *urfave.Context) error {
 }
 
 func (e *env) assignMany(c *urfave.Context, id, file string) error {
-	r, closeInput, err := e.openInput(file)
+	f, closeInput, err := e.openSeekable(file)
 	if err != nil {
 		return err
 	}
 	defer closeInput()
-	rows, err := store.ReadAssignRows(r, c.String("channel"))
-	if err != nil {
-		return e.withFlags(err, assignFields)
-	}
 	return e.withBackend(c, false, func(b Backend) error {
 		var w io.Writer = e.stdout
-		var f *atomicFile
-		if out := c.String("out"); out != "" {
-			if f, err = createAtomic(out); err != nil {
+		var out *atomicFile
+		if path := c.String("out"); path != "" {
+			if out, err = createAtomic(path); err != nil {
 				return err
 			}
-			defer f.abort()
-			w = f
+			defer out.abort()
+			w = out
 		}
-		bar := e.progress(int64(len(rows)), "assigning")
-		if f == nil {
-			bar = nil // the CSV goes to the terminal
+		var bar *progress
+		customers := 0
+		rows := newRowWriter(w, e.json)
+		ready := func(n int) error {
+			customers = n
+			if out != nil { // not when the CSV goes to the terminal
+				bar = e.progress(int64(n), "assigning")
+			}
+			return rows.header(store.AssignCSVHeader)
 		}
-		out := newRowWriter(w, e.json)
-		if err := out.header(store.AssignCSVHeader); err != nil {
-			return err
-		}
-		err := b.AssignMany(c.Context, id, rows, func(row store.AssignRow) error {
+		err := b.AssignFile(c.Context, id, f, c.String("channel"), ready, func(row store.AssignRow) error {
 			bar.add(1)
-			return out.write(row, row.CSV())
+			return rows.write(row, row.CSV())
 		})
 		bar.done()
-		if ferr := out.flush(); err == nil {
+		if ferr := rows.flush(); err == nil {
 			err = ferr
 		}
 		if err != nil {
 			return e.withFlags(err, assignFields)
 		}
-		if f != nil {
-			if err := f.commit(); err != nil {
+		if out != nil {
+			if err := out.commit(); err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "assigned codes to %s: %s\n", plural(int64(len(rows)), "customer", "customers"), f.path)
+			fmt.Fprintf(e.stdout, "assigned codes to %s: %s\n", plural(int64(customers), "customer", "customers"), out.path)
 		}
 		return nil
 	})
+}
+
+// openSeekable opens a file of customers to be read twice (checked in
+// full, then assigned): a regular file as it is, anything else (stdin, a
+// pipe) copied first into a temporary file, removed at once.
+func (e *env) openSeekable(path string) (io.ReadSeeker, func(), error) {
+	r, closeInput, err := e.openInput(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if f, ok := r.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+			return f, closeInput, nil
+		}
+	}
+	defer closeInput()
+	tmp, err := os.CreateTemp("", "promo-customers-*")
+	if err != nil {
+		return nil, nil, unreachable("cannot keep a copy of the customers to read them twice: "+err.Error(), err)
+	}
+	removed := os.Remove(tmp.Name()) == nil
+	done := func() {
+		tmp.Close()
+		if !removed {
+			os.Remove(tmp.Name())
+		}
+	}
+	if _, err := io.Copy(tmp, r); err != nil {
+		done()
+		return nil, nil, fileError(path, err, true)
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		done()
+		return nil, nil, fileError(path, err, true)
+	}
+	return tmp, done, nil
 }

@@ -22,7 +22,7 @@ type Backend interface {
 	EachCode(campaignID, state string, fn func(store.Code) error) error
 	EachRedemption(campaignID string, fn func(store.Redemption) error) error
 	Assign(ctx context.Context, campaignID string, req store.AssignRequest) (store.Code, error)
-	AssignMany(ctx context.Context, campaignID string, rows []store.AssignRow, emit func(store.AssignRow) error) error
+	AssignFile(ctx context.Context, campaignID string, f io.ReadSeeker, channel string, ready func(rows int) error, emit func(store.AssignRow) error) error
 	GetCode(code string) (store.Code, error)
 	Void(ctx context.Context, code, reason string) (store.Code, error)
 	Validate(req store.RedeemRequest) (store.Validation, error)

@@ -714,12 +714,13 @@ func benchW3Idem(ctx context.Context, self string, cfg benchConfig) error {
 	}
 	// The mail merge gives customer cust-CODE its code: rows in creation
 	// order get the codes in creation order.
-	rows := make([]store.AssignRow, len(codes))
-	for i, c := range codes {
-		rows[i] = store.AssignRow{CustomerID: "cust-" + c, Channel: store.ChannelEmail}
+	var csv bytes.Buffer
+	csv.WriteString("customer_id\n")
+	for _, c := range codes {
+		csv.WriteString("cust-" + c + "\n")
 	}
 	i := 0
-	if err := s.admin.AssignMany(ctx, "w3idem", rows, func(r store.AssignRow) error {
+	if err := s.admin.AssignFile(ctx, "w3idem", bytes.NewReader(csv.Bytes()), store.ChannelEmail, nil, func(r store.AssignRow) error {
 		if r.Code != codes[i] {
 			return fmt.Errorf("W3-idem: customer %s got %s, expected %s", r.CustomerID, r.Code, codes[i])
 		}

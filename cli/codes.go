@@ -19,8 +19,8 @@ func (e *env) importCommand() *urfave.Command {
 		Description: describe("Reads one code a line, or CSV with a header naming the code column (code, coupon code,\n"+
 			"promo_code, voucher, ...); FILE - reads stdin. Imported codes keep their own shape. Codes already\n"+
 			"in the campaign are counted as present, so a re-run imports nothing twice. A malformed line, a\n"+
-			"repeat or a code of another campaign refuses the whole file, listing every bad line; with\n"+
-			"--skip-invalid the good lines are imported and the bad ones listed.",
+			"repeat or a code of another campaign refuses the whole file, listing the first 100 bad lines and\n"+
+			"counting the rest; with --skip-invalid the good lines are imported and the bad ones listed.",
 			"promo import spring codes.txt",
 			"shopify-export | promo import spring - --skip-invalid"),
 		Flags: []urfave.Flag{
@@ -56,8 +56,12 @@ func (e *env) importCodes(c *urfave.Context) error {
 		if res.AlreadyPresent > 0 {
 			fmt.Fprintf(e.stdout, "%s already present\n", plural(int64(res.AlreadyPresent), "code was", "codes were"))
 		}
-		if len(res.Skipped) > 0 {
-			fmt.Fprintf(e.stdout, "skipped %s:\n", plural(int64(len(res.Skipped)), "line", "lines"))
+		if res.SkippedTotal > 0 {
+			listed := ""
+			if res.SkippedTotal > len(res.Skipped) {
+				listed = fmt.Sprintf(" (the first %d listed)", len(res.Skipped))
+			}
+			fmt.Fprintf(e.stdout, "skipped %s%s:\n", plural(int64(res.SkippedTotal), "line", "lines"), listed)
 			for _, p := range res.Skipped {
 				fmt.Fprintf(e.stdout, "  %s\n", problemLine(p))
 			}

@@ -161,6 +161,7 @@ func (e *env) report(err error) int {
 		body := httpapi.ErrorBody{Error: httpapi.ErrorDetail{Code: code, Message: msg}}
 		if se != nil && se.Code == code {
 			body.Error.Field, body.Error.Details = se.Field, se.Details
+			body.Error.DetailsTotal, _ = store.UploadProblems(err)
 		}
 		b, _ := json.Marshal(body)
 		fmt.Fprintf(e.stderr, "%s\n", b)
@@ -177,12 +178,13 @@ func (e *env) report(err error) int {
 	return exitStatus(err)
 }
 
-// problemLine describes one line of an input file that was refused.
+// problemLine describes one line of an input file that was refused. The
+// text quoted comes with its control characters written out (\u001b).
 func problemLine(p store.ImportProblem) string {
 	if p.Code == "" {
-		return fmt.Sprintf("line %d: %s", p.Line, p.Reason)
+		return fmt.Sprintf("line %d: %s", p.Line, store.Printable(p.Reason))
 	}
-	return fmt.Sprintf("line %d: %q: %s", p.Line, p.Code, p.Reason)
+	return fmt.Sprintf("line %d: \"%s\": %s", p.Line, store.Printable(p.Code), store.Printable(p.Reason))
 }
 
 // withFlags rewrites a refusal that names a request field ("order_amount:

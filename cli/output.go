@@ -45,12 +45,15 @@ func newTable(w io.Writer, header ...string) *table {
 	return t
 }
 
+// row adds a line of cells, each shown with its control characters (an ESC,
+// a bidi override, a newline: refused since, but possibly stored before)
+// written out, so that no cell can repaint the terminal or break the table.
 func (t *table) row(cells ...any) {
 	for i, c := range cells {
 		if i > 0 {
 			fmt.Fprint(t.tw, "\t")
 		}
-		fmt.Fprint(t.tw, c)
+		fmt.Fprint(t.tw, store.Printable(fmt.Sprint(c)))
 	}
 	fmt.Fprint(t.tw, "\n")
 }

@@ -197,3 +197,18 @@ func TestMoney(t *testing.T) {
 		require.Equal(t, tt.want, money(tt.amount, tt.currency))
 	}
 }
+
+// A cell's control characters are written out, so text stored before they
+// were refused can neither repaint the terminal nor break the table.
+func TestTable_WritesControlCharactersOut(t *testing.T) {
+	var b strings.Builder
+	tb := newTable(&b, "ID", "NAME")
+	tb.row("c1", "Sale\x1b[2J\x1b]0;pwned\x07")
+	tb.row("c2", "evil\u202etxt.exe\nforged row")
+	require.NoError(t, tb.flush())
+	require.NotContains(t, b.String(), "\x1b")
+	require.NotContains(t, b.String(), "\u202e")
+	require.Equal(t, 3, strings.Count(b.String(), "\n"), "one line per row: %q", b.String())
+	require.Contains(t, b.String(), `Sale\u001b[2J\u001b]0;pwned\u0007`)
+	require.Contains(t, b.String(), `evil\u202etxt.exe\u000aforged row`)
+}

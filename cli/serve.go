@@ -7,8 +7,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
+	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,16 +25,26 @@ func (e *env) serveCommand() *urfave.Command {
 	return &urfave.Command{
 		Name:      "serve",
 		Usage:     "serve the HTTP API, and the admin socket the other commands use, until interrupted",
-		UsageText: "promo serve [--addr :8080] [--guess-rate 20] [--guess-burst 40]",
+		UsageText: "promo serve [--addr :8080] [--tls-self-signed | --tls-cert FILE --tls-key FILE] [--trusted-proxy CIDR ...] [--guess-rate 20] [--guess-burst 40]",
 		Description: describe("Opens the database (creating it if needed) and serves the HTTP API on --addr and the\n"+
 			"admin socket FILE.sock (mode 0600: local file permission is the admin credential), logging to\n"+
 			"stderr. While it runs, the other commands on the same --db go through the socket. SIGINT or\n"+
-			"SIGTERM stops it gracefully.",
-			"promo --db /var/lib/promo/promo.db serve --addr :8080"),
+			"SIGTERM stops it gracefully. With --tls-cert and --tls-key, or --tls-self-signed, the API is\n"+
+			"HTTPS only (TLS 1.2 or later); --tls-self-signed makes a certificate for this machine on first\n"+
+			"start, keeps it beside the database (FILE.tls.crt, FILE.tls.key) and prints the fingerprints\n"+
+			"tills pin. Plain HTTP on an address other than loopback sends API keys in clear: serve prints a\n"+
+			"warning.",
+			"promo --db /var/lib/promo/promo.db serve --addr :8443 --tls-self-signed",
+			"promo serve --addr :443 --tls-cert /etc/promo/fullchain.pem --tls-key /etc/promo/privkey.pem",
+			"promo serve --addr 127.0.0.1:8080 --trusted-proxy 127.0.0.1"),
 		Flags: []urfave.Flag{
 			&urfave.StringFlag{Name: "addr", Value: ":8080", Usage: "listen on `HOST:PORT`"},
-			&urfave.Float64Flag{Name: "guess-rate", Value: 20, Usage: "failed lookups a minute allowed per API key and per client address; 0 turns the limit off (benchmarks only)"},
+			&urfave.Float64Flag{Name: "guess-rate", Value: 20, Usage: "failed lookups a minute allowed per API key; 0 turns the limit off (benchmarks only)"},
 			&urfave.IntFlag{Name: "guess-burst", Value: 40, Usage: "failed lookups allowed at once before the rate applies"},
+			&urfave.StringSliceFlag{Name: "trusted-proxy", Usage: "a reverse proxy's address or `CIDR` range (repeatable): its X-Forwarded-For names the client in the logs"},
+			&urfave.StringFlag{Name: "tls-cert", Usage: "serve HTTPS with the PEM certificate (and chain) in `FILE`; needs --tls-key"},
+			&urfave.StringFlag{Name: "tls-key", Usage: "the PEM private key of --tls-cert, in `FILE`"},
+			&urfave.BoolFlag{Name: "tls-self-signed", Usage: "serve HTTPS with a certificate made for this machine on first start and kept beside the database"},
 		},
 		Action: e.serve,
 	}
@@ -55,9 +68,32 @@ func (e *env) serve(c *urfave.Context) error {
 	if rate == 0 {
 		rate = -1 // httpapi: a negative rate is off
 	}
+	var proxies []netip.Prefix
+	for _, v := range c.StringSlice("trusted-proxy") {
+		p, err := httpapi.ParseTrustedProxy(v)
+		if err != nil {
+			return usageErrorf("--trusted-proxy: %v", err)
+		}
+		proxies = append(proxies, p)
+	}
+	certFile, keyFile, selfSigned := c.String("tls-cert"), c.String("tls-key"), c.Bool("tls-self-signed")
+	switch {
+	case selfSigned && (certFile != "" || keyFile != ""):
+		return usageErrorf("--tls-self-signed makes its own certificate: give it, or --tls-cert and --tls-key, not both")
+	case (certFile == "") != (keyFile == ""):
+		return usageErrorf("--tls-cert FILE and --tls-key FILE go together: the certificate and its private key")
+	}
 	logs := newLogBuffer(e.stderr, 100*time.Millisecond)
 	defer logs.Close()
 	log := e.loggerTo(logs, slog.LevelInfo)
+	var certs *httpapi.CertSource
+	if certFile != "" {
+		var err error
+		if certs, err = httpapi.LoadCertificate(certFile, keyFile, log.Warn); err != nil {
+			return err
+		}
+		e.printCertificate(certs, certFile, "")
+	}
 	st, err := store.Open(path, store.Options{Logger: log})
 	if errors.Is(err, store.ErrLocked) {
 		return unreachable(fmt.Sprintf("%s is in use by another promo process (is `promo serve` already running on it?)", path), err)
@@ -71,14 +107,30 @@ func (e *env) serve(c *urfave.Context) error {
 			log.Error("closing the database", "err", err)
 		}
 	}()
-	srv := httpapi.New(st, httpapi.Options{
+	if selfSigned {
+		var made httpapi.SelfSigned
+		if certs, made, err = httpapi.SelfSignedCertificate(path, time.Now()); err != nil {
+			return err
+		}
+		e.printSelfSigned(certs, made)
+	}
+	opts := httpapi.Options{
 		Logger:                 log,
 		FailedLookupsPerMinute: rate,
 		FailedLookupBurst:      burst,
-		OnReady: func(tcp net.Addr, socket string) {
-			fmt.Fprintf(e.stderr, "promo: serving http://%s (admin socket %s)\n", tcp, socket)
-		},
-	})
+		TrustedProxies:         proxies,
+		SpoolDir:               filepath.Dir(path),
+	}
+	scheme := "http"
+	if certs != nil {
+		opts.TLS, scheme = httpapi.TLSConfig(certs), "https"
+	} else if warning := plainHTTPWarning(addr); warning != "" {
+		fmt.Fprintln(e.stderr, warning)
+	}
+	opts.OnReady = func(tcp net.Addr, socket string) {
+		fmt.Fprintf(e.stderr, "promo: serving %s://%s (admin socket %s)\n", scheme, tcp, socket)
+	}
+	srv := httpapi.New(st, opts)
 	err = srv.Serve(c.Context, addr, path+".sock")
 	if err == nil {
 		fmt.Fprintln(e.stderr, "promo: stopped; every request in flight was answered")
@@ -146,5 +198,55 @@ func tuneGC(filterBytes uint64) {
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(max(160<<20, 3*int64(filterBytes)))
+	}
+}
+
+// plainHTTPWarning returns the warning for serving plain HTTP on addr, or
+// "" when addr is loopback only (nothing crosses a network).
+func plainHTTPWarning(addr string) string {
+	host, _, _ := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); host == "localhost" || ip != nil && ip.IsLoopback() {
+		return ""
+	}
+	where := "every interface"
+	if host != "" && !net.ParseIP(host).IsUnspecified() {
+		where = host
+	}
+	return fmt.Sprintf("promo: warning: serving plain HTTP on %s (%s): API keys and codes cross the network in clear, "+
+		"readable by anyone on it; serve HTTPS with --tls-self-signed or --tls-cert and --tls-key (README: TLS), "+
+		"or listen on 127.0.0.1 behind a TLS proxy", addr, where)
+}
+
+// printSelfSigned says what --tls-self-signed did and what tills pin.
+func (e *env) printSelfSigned(certs *httpapi.CertSource, made httpapi.SelfSigned) {
+	how := "kept from an earlier start"
+	switch {
+	case made.Made:
+		how = "made now: pin it on every till"
+	case made.Renewed:
+		how = "renewed now with the same key: the public key pin is unchanged, the fingerprint is new"
+	}
+	e.printCertificate(certs, made.CertFile, "self-signed, "+how)
+	if made.Tightened {
+		fmt.Fprintf(e.stderr, "promo: %s was readable by others; its mode is now 0600\n", made.KeyFile)
+	}
+	if len(made.Missing) > 0 {
+		fmt.Fprintf(e.stderr, "promo: note: the certificate does not name %s (this machine's now); tills that check names rather than the pin will refuse them: "+
+			"move %s away and restart to make one that does (the key and its pin stay)\n", strings.Join(made.Missing, ", "), made.CertFile)
+	}
+}
+
+// printCertificate prints the certificate served and its two fingerprints.
+func (e *env) printCertificate(certs *httpapi.CertSource, file, how string) {
+	leaf := certs.Leaf()
+	info := httpapi.Describe(leaf)
+	if how != "" {
+		how += "; "
+	}
+	fmt.Fprintf(e.stderr, "promo: TLS certificate %s (%svalid until %s) for %s\n", file, how, info.NotAfter.UTC().Format(time.DateOnly), strings.Join(info.Names, ", "))
+	fmt.Fprintf(e.stderr, "promo:   SHA-256 fingerprint  %s\n", info.Fingerprint)
+	fmt.Fprintf(e.stderr, "promo:   public key pin       %s  (SPKI SHA-256, base64; Chromium: --ignore-certificate-errors-spki-list=%s)\n", info.SPKIPin, info.SPKIPin)
+	if time.Until(info.NotAfter) < 0 {
+		fmt.Fprintf(e.stderr, "promo: warning: the certificate in %s expired on %s: clients that check it will refuse to connect; renew it\n", file, info.NotAfter.UTC().Format(time.DateOnly))
 	}
 }

@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -96,4 +98,36 @@ func TestRun_Socket(t *testing.T) {
 		t.Fatal("serve did not stop")
 	}
 	requireClean(t, db)
+}
+
+// Bad serve flags exit 2 before anything is opened, naming the flag.
+func TestRun_ServeRefusesBadTransportFlags(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "promo.db")
+	missing := filepath.Join(dir, "missing.pem")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--tls-cert", missing}, "--tls-cert FILE and --tls-key FILE go together"},
+		{[]string{"--tls-key", missing}, "--tls-cert FILE and --tls-key FILE go together"},
+		{[]string{"--tls-self-signed", "--tls-cert", missing, "--tls-key", missing}, "give it, or --tls-cert and --tls-key, not both"},
+		{[]string{"--tls-cert", missing, "--tls-key", missing}, "--tls-cert: cannot read " + missing + ": no such file or directory"},
+		{[]string{"--trusted-proxy", "10.0.0.0/8", "--trusted-proxy", "my-proxy"}, `--trusted-proxy: want an address range such as 10.0.0.0/8 or one address such as 10.0.0.5, got "my-proxy"`},
+	} {
+		_, stderr, code := run(t, append([]string{"--db", db, "serve", "--addr", "127.0.0.1:0"}, tc.args...)...)
+		require.Equal(t, 2, code, "%v: %s", tc.args, stderr)
+		require.Contains(t, stderr, tc.want)
+	}
+	_, err := os.Stat(db)
+	require.ErrorIs(t, err, os.ErrNotExist, "nothing was opened")
+}
+
+func TestPlainHTTPWarning(t *testing.T) {
+	for addr, warn := range map[string]bool{":8080": true, "0.0.0.0:8080": true, "[::]:8080": true, "192.168.1.5:8080": true,
+		"shop.local:8080": true, "127.0.0.1:8080": false, "[::1]:8080": false, "localhost:8080": false, "127.0.0.2:80": false} {
+		require.Equal(t, warn, plainHTTPWarning(addr) != "", addr)
+	}
+	require.Contains(t, plainHTTPWarning(":8080"), "(every interface): API keys and codes cross the network in clear")
 }

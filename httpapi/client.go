@@ -4,9 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/csv"
 	"encoding/json"
-
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -28,17 +27,44 @@ type Client struct {
 	hc     *http.Client
 }
 
+// ErrUntrustedSocket is the cause of a refusal to use a socket whose
+// listener is not to be trusted: nothing was sent, and the caller must not
+// work around it.
+var ErrUntrustedSocket = errors.New("untrusted socket")
+
 // Dial returns a client for the server listening on socketPath, after
 // checking within about a second that it answers. It returns an
 // unavailable error when nothing answers.
-func Dial(socketPath string) (*Client, error) {
+func Dial(socketPath string) (*Client, error) { return DialChecked(socketPath, nil) }
+
+// DialChecked is Dial that, where the system tells (Linux), checks the
+// user id of the process listening on the socket before each connection
+// carries a byte: checkPeer's error (for a process that is not to be
+// trusted; it should wrap ErrUntrustedSocket) is returned, and nothing is
+// sent.
+func DialChecked(socketPath string, checkPeer func(uid uint32) error) (*Client, error) {
 	if _, err := os.Stat(socketPath); err != nil {
 		return nil, &store.Error{Code: store.EUnavailable, Message: fmt.Sprintf("no promo serve socket at %s", socketPath), Err: err}
 	}
 	c := &Client{socket: socketPath, hc: &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
-			return d.DialContext(ctx, "unix", socketPath)
+			conn, err := d.DialContext(ctx, "unix", socketPath)
+			if err != nil || checkPeer == nil || !peerCredentials {
+				return conn, err
+			}
+			uid, err := peerUID(conn)
+			if err == nil {
+				err = checkPeer(uid)
+			} else {
+				err = &store.Error{Code: store.EUnavailable, Message: fmt.Sprintf("cannot tell who listens on %s (%v), so nothing was sent", socketPath, err),
+					Err: fmt.Errorf("%w: %w", ErrUntrustedSocket, err)}
+			}
+			if err != nil {
+				conn.Close()
+				return nil, err
+			}
+			return conn, nil
 		},
 		MaxIdleConnsPerHost: 4,
 	}}}
@@ -73,10 +99,7 @@ func (c *Client) do(ctx context.Context, method, path string, body io.Reader, co
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, &store.Error{Code: store.EUnavailable, Message: fmt.Sprintf("promo serve on %s does not answer: %v", c.socket, err), Err: err}
+		return nil, c.transportError(ctx, err)
 	}
 	if resp.StatusCode >= 300 {
 		defer resp.Body.Close()
@@ -85,14 +108,28 @@ func (c *Client) do(ctx context.Context, method, path string, body io.Reader, co
 	return resp, nil
 }
 
+// transportError describes a request that got no answer: the refusal of
+// the peer check as it is, else the server not answering.
+func (c *Client) transportError(ctx context.Context, err error) error {
+	var se *store.Error
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.As(err, &se):
+		return se
+	}
+	return &store.Error{Code: store.EUnavailable, Message: fmt.Sprintf("promo serve on %s does not answer: %v", c.socket, err), Err: err}
+}
+
 // decodeError reads an error body into a *store.Error.
 func decodeError(r io.Reader, status int) error {
 	var body struct {
 		Error struct {
-			Code    string          `json:"code"`
-			Message string          `json:"message"`
-			Field   string          `json:"field"`
-			Details json.RawMessage `json:"details"`
+			Code         string          `json:"code"`
+			Message      string          `json:"message"`
+			Field        string          `json:"field"`
+			Details      json.RawMessage `json:"details"`
+			DetailsTotal int             `json:"details_total"`
 		} `json:"error"`
 	}
 	b, _ := io.ReadAll(io.LimitReader(r, 16<<20))
@@ -103,6 +140,9 @@ func decodeError(r io.Reader, status int) error {
 	var problems []store.ImportProblem
 	if len(body.Error.Details) > 0 && json.Unmarshal(body.Error.Details, &problems) == nil {
 		e.Details = problems
+	}
+	if body.Error.DetailsTotal > 0 {
+		return &store.UploadError{Refusal: e, Total: body.Error.DetailsTotal}
 	}
 	return e
 }
@@ -129,10 +169,7 @@ func (c *Client) call(ctx context.Context, method, path string, in, out any, ide
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return &store.Error{Code: store.EUnavailable, Message: fmt.Sprintf("promo serve on %s does not answer: %v", c.socket, err), Err: err}
+		return c.transportError(ctx, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
@@ -271,38 +308,44 @@ func (c *Client) Assign(ctx context.Context, campaignID string, req store.Assign
 	return out, c.call(ctx, "POST", "/v1/campaigns/"+esc(campaignID)+"/assign", req, &out, req.Idempotency)
 }
 
-// AssignMany posts the rows as CSV to POST /v1/campaigns/{id}/assign and
-// emits the rows of the mail-merge CSV that comes back.
-func (c *Client) AssignMany(ctx context.Context, campaignID string, rows []store.AssignRow, emit func(store.AssignRow) error) error {
-	var buf bytes.Buffer
-	cw := csv.NewWriter(&buf)
-	_ = cw.Write([]string{"customer_id", "email", "name", "channel"})
-	for _, r := range rows {
-		_ = cw.Write([]string{r.CustomerID, r.Email, r.Name, r.Channel})
-	}
-	cw.Flush()
-	resp, err := c.do(ctx, "POST", "/v1/campaigns/"+esc(campaignID)+"/assign", &buf, "text/csv", "text/csv")
+// AssignFile posts the CSV file f to POST /v1/campaigns/{id}/assign (the
+// server checks it in full before it gives any code), calls ready with the
+// number of customers the server found, and emits each row with its code
+// as the server streams them back.
+func (c *Client) AssignFile(ctx context.Context, campaignID string, f io.ReadSeeker, channel string, ready func(rows int) error, emit func(store.AssignRow) error) error {
+	path := "/v1/campaigns/" + esc(campaignID) + "/assign?channel=" + url.QueryEscape(channel)
+	resp, err := c.do(ctx, "POST", path, io.NopCloser(f), "text/csv", "application/x-ndjson")
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	cr := csv.NewReader(resp.Body)
-	if _, err := cr.Read(); err != nil {
-		return &store.Error{Code: store.EUnavailable, Message: "the server's answer was cut short: " + err.Error(), Err: err}
+	n, err := strconv.Atoi(resp.Header.Get(CustomersHeader))
+	if err != nil {
+		return &store.Error{Code: store.EInternal, Message: "the server's answer lacks the " + CustomersHeader + " header; is it an older promo?"}
 	}
+	if ready != nil {
+		if err := ready(n); err != nil {
+			return err
+		}
+	}
+	dec := json.NewDecoder(resp.Body)
 	for i := 0; ; i++ {
-		rec, err := cr.Read()
-		if err == io.EOF {
-			if i < len(rows) {
-				return &store.Error{Code: store.EUnavailable, Message: fmt.Sprintf("the server answered %d of %d customers; run again: assigned customers keep their codes", i, len(rows))}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err == io.EOF {
+			if i < n {
+				return &store.Error{Code: store.EUnavailable, Message: fmt.Sprintf("the server answered %d of %d customers; run again: assigned customers keep their codes", i, n)}
 			}
 			return nil
+		} else if err != nil {
+			return &store.Error{Code: store.EUnavailable, Message: "the server's answer was cut short; run again: assigned customers keep their codes", Err: err}
 		}
-		if err != nil || len(rec) != 4 || i >= len(rows) {
-			return &store.Error{Code: store.EUnavailable, Message: "the server's answer was cut short; run again: assigned customers keep their codes"}
+		if bytes.HasPrefix(raw, []byte(`{"error":`)) {
+			return decodeError(bytes.NewReader(raw), 500)
 		}
-		row := rows[i]
-		row.Code = rec[3]
+		var row store.AssignRow
+		if err := json.Unmarshal(raw, &row); err != nil {
+			return err
+		}
 		if err := emit(row); err != nil {
 			return err
 		}

@@ -55,12 +55,15 @@ type ErrorBody struct {
 	Error ErrorDetail `json:"error"`
 }
 
-// ErrorDetail names the error; Field and Details appear when known.
+// ErrorDetail names the error; Field and Details appear when known. For
+// an upload refused for its bad lines, Details lists the first 100 and
+// DetailsTotal counts them all.
 type ErrorDetail struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Field   string `json:"field,omitempty"`
-	Details any    `json:"details,omitempty"`
+	Code         string `json:"code"`
+	Message      string `json:"message"`
+	Field        string `json:"field,omitempty"`
+	Details      any    `json:"details,omitempty"`
+	DetailsTotal int    `json:"details_total,omitempty"`
 }
 
 // errorBody turns any error into the body to send; unexpected errors say
@@ -68,17 +71,19 @@ type ErrorDetail struct {
 func errorBody(err error) ErrorBody {
 	var e *store.Error
 	if errors.As(err, &e) && e.Code != store.EInternal {
-		return ErrorBody{ErrorDetail{Code: e.Code, Message: e.Message, Field: e.Field, Details: e.Details}}
+		total, _ := store.UploadProblems(err)
+		return ErrorBody{ErrorDetail{Code: e.Code, Message: e.Message, Field: e.Field, Details: e.Details, DetailsTotal: total}}
 	}
 	return ErrorBody{ErrorDetail{Code: store.EInternal, Message: "internal error"}}
 }
 
 // writeError sends err with its status, logging unexpected ones with
-// their cause.
-func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+// their cause and the route's pattern (never the path, which may hold a
+// code).
+func writeError(w http.ResponseWriter, log *slog.Logger, route string, err error) {
 	body := errorBody(err)
 	if body.Error.Code == store.EInternal {
-		log.Error("internal error", "method", r.Method, "path", r.URL.Path, "request_id", w.Header().Get("X-Request-Id"), "err", err)
+		log.Error("internal error", "route", route, "request_id", w.Header().Get("X-Request-Id"), "err", err)
 	}
 	retryAfter(w, body)
 	writeJSON(w, StatusOf(body.Error.Code), body)

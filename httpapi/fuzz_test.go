@@ -3,7 +3,9 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"testing"
 
 	"promo/store"
@@ -69,6 +71,30 @@ func FuzzIdempotencyHeader(f *testing.F) {
 		}
 		if c != nil && !bytes.Equal(body, other) && a.Hash == c.Hash {
 			t.Fatalf("bodies %q and %q share a hash", body, other)
+		}
+	})
+}
+
+// FuzzClientAddr feeds arbitrary X-Forwarded-For headers through a trusted
+// and an untrusted peer: it never panics, an untrusted peer is always
+// logged as itself, and what a trusted peer forwards is always a plain
+// address (never the header's other text, which could forge a log line).
+func FuzzClientAddr(f *testing.F) {
+	for _, s := range []string{"1.2.3.4", "6.6.6.6, 1.2.3.4, 10.0.0.9", "", ",,,", "evil\n level=ERROR", "::ffff:1.2.3.4", "2001:db8::1, fd00::1", "10.0.0.1, x"} {
+		f.Add(s, true)
+	}
+	f.Fuzz(func(t *testing.T, xff string, trustedPeer bool) {
+		s := &Server{opts: Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")}}}
+		r := &http.Request{RemoteAddr: "192.0.2.1:5", Header: http.Header{"X-Forwarded-For": {xff}}}
+		if trustedPeer {
+			r.RemoteAddr = "10.0.0.1:5"
+		}
+		got := s.clientAddr(r)
+		if !trustedPeer && got != "192.0.2.1" {
+			t.Fatalf("untrusted peer logged as %q", got)
+		}
+		if _, err := netip.ParseAddr(got); err != nil {
+			t.Fatalf("logged address %q is not an address", got)
 		}
 	})
 }

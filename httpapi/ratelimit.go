@@ -5,7 +5,6 @@ import (
 	"math"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -14,17 +13,22 @@ import (
 	"promo/store"
 )
 
-// lookupLimiter slows callers that keep failing lookups, before they can
+// lookupLimiter slows API keys that keep failing lookups, before they can
 // enumerate codes: each failed lookup (not_found, typo) takes a token from
-// the caller's bucket, both per API key and per client address, and a
-// caller with an empty bucket is answered 429 with Retry-After. Successful
-// lookups cost nothing, so a busy till is never slowed. The admin socket is
-// not limited.
+// the bucket of the key that made it, and a key with an empty bucket is
+// answered 429 with Retry-After. The bucket is the key's alone: one key's
+// failures never slow another key, whatever address either comes from
+// (tills behind one NAT, a checkout behind a reverse proxy). There is no
+// bucket per address: every lookup route needs a key, so a request without
+// a valid one is answered 401 before any lookup, and an address bucket
+// could only lock honest tills out along with a guesser at their address.
+// Successful lookups cost nothing, so a busy till is never slowed. The
+// admin socket is not limited.
 type lookupLimiter struct {
 	perMinute float64
 	burst     int
 	mu        sync.Mutex
-	buckets   map[string]*bucket
+	buckets   map[string]*bucket // by key name
 	sweep     time.Time
 }
 
@@ -39,16 +43,14 @@ func newLookupLimiter(perMinute float64, burst int) *lookupLimiter {
 
 func (l *lookupLimiter) off() bool { return l.perMinute < 0 }
 
-// keys returns the buckets a request draws from.
-func (l *lookupLimiter) keys(r *http.Request) []string {
+// keyOf returns the name of the bucket a request draws from, or "" for a
+// request that is not limited (the admin socket; a request without a key
+// never reaches a lookup).
+func (l *lookupLimiter) keyOf(r *http.Request) string {
 	if local, _ := r.Context().Value(ctxLocal).(bool); local {
-		return nil
+		return ""
 	}
-	keys := []string{"addr " + clientAddr(r)}
-	if c := callerOf(r); c.Name != "" {
-		keys = append(keys, "key "+c.Name)
-	}
-	return keys
+	return callerOf(r).Name
 }
 
 func (l *lookupLimiter) bucket(k string, now time.Time) *bucket {
@@ -58,7 +60,7 @@ func (l *lookupLimiter) bucket(k string, now time.Time) *bucket {
 		l.buckets[k] = b
 	}
 	b.seen = now
-	// Forget callers idle long enough for their bucket to be full again.
+	// Forget keys idle long enough for their bucket to be full again.
 	if now.Sub(l.sweep) > time.Minute {
 		full := time.Duration(float64(l.burst)/l.perMinute*float64(time.Minute)) + time.Minute
 		for k, b := range l.buckets {
@@ -71,29 +73,29 @@ func (l *lookupLimiter) bucket(k string, now time.Time) *bucket {
 	return b
 }
 
-// check refuses a caller whose bucket is empty, with how long to wait.
+// check refuses a key whose bucket is empty, with how long to wait.
 func (l *lookupLimiter) check(r *http.Request) error {
-	if l.off() {
+	k := l.keyOf(r)
+	if l.off() || k == "" {
 		return nil
 	}
 	now := time.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, k := range l.keys(r) {
-		b := l.bucket(k, now)
-		if tokens := b.lim.TokensAt(now); tokens < 1 {
-			wait := time.Duration((1 - tokens) / float64(b.lim.Limit()) * float64(time.Second))
-			secs := int(math.Ceil(wait.Seconds()))
-			return &store.Error{Code: store.ERateLimited, Details: map[string]int{"retry_after": secs},
-				Message: fmt.Sprintf("too many failed lookups from this %s; retry in %d s", strings.Fields(k)[0], secs)}
-		}
+	b := l.bucket(k, now)
+	if tokens := b.lim.TokensAt(now); tokens < 1 {
+		wait := time.Duration((1 - tokens) / float64(b.lim.Limit()) * float64(time.Second))
+		secs := int(math.Ceil(wait.Seconds()))
+		return &store.Error{Code: store.ERateLimited, Details: map[string]int{"retry_after": secs},
+			Message: fmt.Sprintf("too many failed lookups with the API key %q; retry in %d s", k, secs)}
 	}
 	return nil
 }
 
-// record takes a token for a failed lookup.
+// record takes a token from the key's bucket for a failed lookup.
 func (l *lookupLimiter) record(r *http.Request, err error) {
-	if l.off() {
+	k := l.keyOf(r)
+	if l.off() || k == "" {
 		return
 	}
 	if code := store.ErrorCode(err); code != store.ENotFound && code != store.ETypo {
@@ -102,9 +104,7 @@ func (l *lookupLimiter) record(r *http.Request, err error) {
 	now := time.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, k := range l.keys(r) {
-		l.bucket(k, now).lim.AllowN(now, 1)
-	}
+	l.bucket(k, now).lim.AllowN(now, 1)
 }
 
 // retryAfter sets Retry-After for a rate_limited error.

@@ -169,38 +169,6 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request) error {
 	return enc.Encode(res)
 }
 
-func (s *Server) importCodes(w http.ResponseWriter, r *http.Request) error {
-	skip, err := boolParam(r, "skip_invalid")
-	if err != nil {
-		return err
-	}
-	res, err := s.st.Import(r.Context(), mux.Vars(r)["id"], s.upload(r), store.ImportOptions{SkipInvalid: skip})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, res)
-	return nil
-}
-
-// upload returns the request body limited to MaxUploadBytes; reading past
-// the limit fails with too_large.
-func (s *Server) upload(r *http.Request) *limitedBody {
-	return &limitedBody{r: http.MaxBytesReader(nil, r.Body, s.opts.MaxUploadBytes), limit: s.opts.MaxUploadBytes}
-}
-
-type limitedBody struct {
-	r     interface{ Read([]byte) (int, error) }
-	limit int64
-}
-
-func (b *limitedBody) Read(p []byte) (int, error) {
-	n, err := b.r.Read(p)
-	if _, ok := err.(*http.MaxBytesError); ok {
-		return n, &store.Error{Code: ETooLarge, Message: fmt.Sprintf("the upload is larger than %d bytes", b.limit)}
-	}
-	return n, err
-}
-
 func boolParam(r *http.Request, name string) (bool, error) {
 	v := r.URL.Query().Get(name)
 	if v == "" {
@@ -312,26 +280,8 @@ func streamNDJSON(w http.ResponseWriter, each func(emit func(any) error) error, 
 // assign gives one customer a code (JSON), or many (text/csv in, a
 // mail-merge CSV out: customer_id,email,name,code).
 func (s *Server) assign(w http.ResponseWriter, r *http.Request) error {
-	id := mux.Vars(r)["id"]
 	if isCSV(r) {
-		rows, err := store.ReadAssignRows(s.upload(r), r.URL.Query().Get("channel"))
-		if err != nil {
-			return err
-		}
-		if _, err := s.st.Campaign(id); err != nil {
-			return err
-		}
-		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-		cw := csv.NewWriter(w)
-		if err := cw.Write(store.AssignCSVHeader); err != nil {
-			return err
-		}
-		err = s.st.AssignMany(r.Context(), id, rows, func(row store.AssignRow) error { return cw.Write(row.CSV()) })
-		cw.Flush()
-		if err != nil {
-			return err
-		}
-		return cw.Error()
+		return s.assignFile(w, r)
 	}
 	var req store.AssignRequest
 	body, err := s.json(r, &req, false)
@@ -341,7 +291,7 @@ func (s *Server) assign(w http.ResponseWriter, r *http.Request) error {
 	if req.Idempotency, err = idempotency(r, body); err != nil {
 		return err
 	}
-	code, err := s.st.Assign(r.Context(), id, req)
+	code, err := s.st.Assign(r.Context(), mux.Vars(r)["id"], req)
 	if err != nil {
 		return err
 	}

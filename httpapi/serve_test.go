@@ -170,12 +170,20 @@ func TestClient_MatchesTheStore(t *testing.T) {
 	require.Equal(t, store.EInvalid, e.Code)
 	require.Equal(t, []store.ImportProblem{{Line: 3, Code: "BAD_1", Reason: `'_' is not a letter, digit, space or dash`}}, e.Details)
 
-	rows := []store.AssignRow{{CustomerID: "x", Email: "x@example.com", Channel: "mail"}, {CustomerID: "y", Channel: "mail"}}
 	var got []store.AssignRow
-	require.NoError(t, c.AssignMany(ctx, "c", rows, func(r store.AssignRow) error { got = append(got, r); return nil }))
+	customers := 0
+	require.NoError(t, c.AssignFile(ctx, "c", strings.NewReader("customer_id,email\nx,x@example.com\ny,\n"), "mail",
+		func(n int) error { customers = n; return nil },
+		func(r store.AssignRow) error { got = append(got, r); return nil }))
+	require.Equal(t, 2, customers)
 	require.Len(t, got, 2)
 	require.NotEmpty(t, got[0].Code)
 	require.Equal(t, "x@example.com", got[0].Email)
+	require.Equal(t, "mail", got[0].Channel, "the rows come back whole, not as the mail-merge's four columns")
+	err = c.AssignFile(ctx, "c", strings.NewReader("ok\nbad\x1b\n"), "", nil, func(store.AssignRow) error { return nil })
+	total, ok := store.UploadProblems(err)
+	require.True(t, ok, "%v", err)
+	require.Equal(t, 1, total)
 
 	after, err := st.LastEventSeq()
 	require.NoError(t, err)

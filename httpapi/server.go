@@ -8,12 +8,14 @@ package httpapi
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,17 +36,28 @@ type Options struct {
 	MaxBodyBytes int64
 	// MaxUploadBytes bounds CSV uploads: import, bulk assign (default 256 MiB).
 	MaxUploadBytes int64
+	// SpoolDir holds bulk assignments' uploads while they are checked
+	// (default: the system's temporary directory). `promo serve` uses the
+	// database's directory: on disk, where a tmpfs would hold them in RAM.
+	SpoolDir string
 	// FailedLookupsPerMinute and FailedLookupBurst limit failed lookups
-	// (not_found, typo) per API key and per client address (defaults 20 and
-	// 40). A negative rate turns the limit off (benchmarks only).
+	// (not_found, typo) per API key (defaults 20 and 40). A negative rate
+	// turns the limit off (benchmarks only).
 	FailedLookupsPerMinute float64
 	FailedLookupBurst      int
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client address in the logs. Requests from other peers are
+	// logged with the peer's address, whatever their headers say.
+	TrustedProxies []netip.Prefix
 	// ShutdownTimeout bounds the wait for requests in flight on shutdown
 	// (default 30 s).
 	ShutdownTimeout time.Duration
 	// ReadHeaderTimeout drops clients that send their headers too slowly
 	// (default 5 s).
 	ReadHeaderTimeout time.Duration
+	// TLS, if set, makes the TCP listener serve HTTPS only (see
+	// TLSConfig); the admin socket stays plain.
+	TLS *tls.Config
 	// OnReady is called once the TCP listener and the socket accept.
 	OnReady func(tcp net.Addr, socket string)
 }
@@ -58,6 +71,7 @@ type Server struct {
 	routes  []route
 	limits  *lookupLimiter
 	metrics *metrics
+	uploads chan struct{} // a slot per upload being read
 
 	lifeMu sync.Mutex
 	life   context.Context // Serve's context: done when the server stops
@@ -106,7 +120,8 @@ func New(st *store.Store, opts Options) *Server {
 		opts.ReadHeaderTimeout = 5 * time.Second
 	}
 	s := &Server{st: st, opts: opts, log: opts.Logger,
-		limits: newLookupLimiter(opts.FailedLookupsPerMinute, opts.FailedLookupBurst)}
+		limits:  newLookupLimiter(opts.FailedLookupsPerMinute, opts.FailedLookupBurst),
+		uploads: make(chan struct{}, uploadSlots)}
 	s.metrics = newMetrics(st)
 	s.routes = s.apiRoutes()
 	s.router = mux.NewRouter()
@@ -227,17 +242,20 @@ func (s *Server) observe(name string, h func(w http.ResponseWriter, r *http.Requ
 		w := &statusWriter{ResponseWriter: rw}
 		if err := h(w, r); err != nil {
 			if w.status != 0 { // the response had begun: nothing more to send
-				s.log.Error("request failed mid-response", "request_id", id, "err", err)
+				s.log.Error("request failed mid-response", "route", name, "request_id", id, "err", err)
 			} else {
-				writeError(w, r, s.log, err)
+				writeError(w, s.log, name, err)
 			}
 		}
 		d := time.Since(start)
 		s.metrics.observe(name, r.Method, w.status, d)
+		// The route's pattern, never its path: paths carry codes
+		// (/v1/codes/{code}), and logs are read by more people than codes
+		// should be.
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("id", id), slog.String("method", r.Method),
-			slog.String("route", name), slog.String("path", r.URL.Path), slog.Int("status", w.status),
+			slog.String("route", name), slog.Int("status", w.status),
 			slog.Int64("bytes", w.bytes), slog.Float64("ms", float64(d.Microseconds())/1000),
-			slog.String("key", callerOf(r).Name), slog.String("remote", clientAddr(r)))
+			slog.String("key", callerOf(r).Name), slog.String("remote", s.clientAddr(r)))
 	})
 }
 
@@ -263,17 +281,10 @@ func (s *Server) authenticate(r *http.Request, role string) (Caller, error) {
 	return Caller{Name: key.Name, Role: key.Role}, nil
 }
 
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
-// Serve listens on addr (TCP, API keys required) and on socketPath (a unix
-// socket of mode 0600: every request over it is admin, the file permission
-// being the credential), and serves until ctx ends. Then it stops
+// Serve listens on addr (TCP, API keys required; HTTPS only when
+// Options.TLS is set) and on socketPath (a unix socket of mode 0600: every
+// request over it is admin, the file permission being the credential), and
+// serves until ctx ends. Then it stops
 // accepting, lets requests in flight finish (up to ShutdownTimeout), and
 // returns. It returns an error if either listener cannot start.
 func (s *Server) Serve(ctx context.Context, addr, socketPath string) error {
@@ -306,7 +317,12 @@ func (s *Server) Serve(ctx context.Context, addr, socketPath string) error {
 	}
 	servers := []*http.Server{newServer(false), newServer(true)}
 	errc := make(chan error, 2)
-	go func() { errc <- servers[0].Serve(tcp) }()
+	if s.opts.TLS != nil {
+		servers[0].TLSConfig = s.opts.TLS.Clone()
+		go func() { errc <- servers[0].ServeTLS(tcp, "", "") }()
+	} else {
+		go func() { errc <- servers[0].Serve(tcp) }()
+	}
 	go func() { errc <- servers[1].Serve(sock) }()
 	if s.opts.OnReady != nil {
 		s.opts.OnReady(tcp.Addr(), socketPath)

@@ -189,8 +189,9 @@ type browser struct {
 }
 
 // newBrowser starts Chromium for one test, or skips the test when there is
-// none. Every action of the test must finish within timeout.
-func newBrowser(t *testing.T, timeout time.Duration) *browser {
+// none. Every action of the test must finish within timeout. extra adds
+// command-line flags.
+func newBrowser(t *testing.T, timeout time.Duration, extra ...chromedp.ExecAllocatorOption) *browser {
 	t.Helper()
 	path := chromiumPath()
 	if _, err := os.Stat(path); path == "" || err != nil {
@@ -199,7 +200,7 @@ func newBrowser(t *testing.T, timeout time.Duration) *browser {
 	if testing.Short() {
 		t.Skip("browser tests skipped with -short")
 	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append([]chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),
 		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
 		chromedp.Flag("disable-quic", true),
@@ -213,7 +214,7 @@ func newBrowser(t *testing.T, timeout time.Duration) *browser {
 		chromedp.Flag("force-color-profile", "srgb"),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1024, 768),
-	)
+	}, extra...)...)
 	ctx, cancelTab := chromedp.NewContext(actx)
 	start := time.Now()
 	if err := chromedp.Do(ctx); err != nil { // starts the browser, bound to ctx
@@ -380,6 +381,42 @@ func TestBrowser_Till_RedeemsACode(t *testing.T) {
 	require.Regexp(t, `^till-[0-9a-f]{32}$`, redeems[0].idemKey, "every redemption carries an Idempotency-Key")
 	require.Equal(t, 1, eval[int](b, `document.querySelectorAll("#recent-list li").length`))
 	require.True(t, eval[bool](b, `localStorage.getItem("promo.pos.pending") === null`))
+	b.noPageErrors()
+}
+
+// The till works over HTTPS with promo's self-signed certificate, the way a
+// shop sets its tills up: the browser pins the certificate's public key
+// (Chromium's --ignore-certificate-errors-spki-list, with the pin `promo
+// serve --tls-self-signed` prints). Without the pin the page does not load.
+func TestBrowser_Till_OverHTTPSWithAPinnedCertificate(t *testing.T) {
+	e := newWebEnv(t)
+	e.campaign(`{"id": "spring", "benefit": {"type": "percent", "value": 10, "currency": "EUR"}}`)
+	codes := e.codes("spring", 1)
+	certs, _, err := SelfSignedCertificate(filepath.Join(t.TempDir(), "promo.db"), time.Now())
+	require.NoError(t, err)
+	addr, _ := serveTLS(t, e.st, certs)
+	e.url = "https://" + addr
+
+	unpinned := newBrowser(t, 30*time.Second)
+	_, err = chromedp.Run(unpinned.ctx, chromedp.Navigate(e.url+"/pos"))
+	require.ErrorContains(t, err, "ERR_CERT_AUTHORITY_INVALID", "an unknown self-signed certificate is refused")
+
+	b := newBrowser(t, 30*time.Second, chromedp.Flag("ignore-certificate-errors-spki-list", Describe(certs.Leaf()).SPKIPin))
+	b.viewport(1024, 768, false)
+	openTill(b, e, "till-https")
+	require.True(t, eval[bool](b, `location.protocol === "https:" && window.isSecureContext`))
+	b.do(
+		chromedp.SendKeys(chromedp.ID("amount"), "40.00"),
+		chromedp.SendKeys(chromedp.ID("code"), codes[0]+"\n"),
+		chromedp.WaitVisible(chromedp.CSS("#result.valid")),
+		chromedp.Click(chromedp.ID("redeem")),
+		chromedp.WaitVisible(chromedp.CSS(`#result.redeemed`)),
+	)
+	b.screenshot("till-success-https")
+	reds := e.redemptions("spring")
+	require.Len(t, reds, 1)
+	require.Equal(t, "till-https", reds[0].Terminal)
+	require.Equal(t, int64(400), reds[0].Discount)
 	b.noPageErrors()
 }
 

@@ -3,10 +3,8 @@ package store
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"slices"
-	"strings"
 )
 
 // MaxAssignRows is the most customers one AssignMany call takes.
@@ -27,64 +25,18 @@ type AssignRow struct {
 
 // ReadAssignRows reads customers for AssignMany: CSV with a header naming a
 // customer_id column (and optionally email, name, channel), or one customer
-// id a line. Rows without a channel get channel. It returns invalid_request
-// listing every bad line (in Error.Details) when any is bad.
+// id a line. Rows without a channel get channel. It returns an
+// *UploadError (invalid_request) listing the first MaxProblems bad lines
+// (in Error.Details) and counting them all when any is bad. It keeps every
+// row: for files of any size, AssignFile and EachAssignRow stream instead.
 func ReadAssignRows(r io.Reader, channel string) ([]AssignRow, error) {
-	if channel == "" {
-		channel = ChannelEmail
-	}
-	if !contains(Channels, channel) {
-		return nil, fieldErr("channel", "want one of %s, got %q", strings.Join(Channels, ", "), channel)
-	}
-	cols := map[string]int{"customer_id": 0}
 	var rows []AssignRow
-	problems, err := readCSV(r, func(rec []string, line int, first bool) (*ImportProblem, error) {
-		if first {
-			names := map[string]int{}
-			for i, h := range rec {
-				names[headerName(h)] = i
-			}
-			if i, ok := names["customerid"]; ok {
-				cols = map[string]int{"customer_id": i}
-				for _, c := range []string{"email", "name", "channel"} {
-					if j, ok := names[c]; ok {
-						cols[c] = j
-					}
-				}
-				return nil, nil
-			}
-			if len(rec) > 1 {
-				return nil, fieldErr("file", "line 1 has %d columns but no header naming a customer_id column; add one, or give one customer id a line", len(rec))
-			}
-		}
-		get := func(col string) string {
-			if i, ok := cols[col]; ok && i < len(rec) {
-				return strings.TrimSpace(rec[i])
-			}
-			return ""
-		}
-		row := AssignRow{CustomerID: get("customer_id"), Email: get("email"), Name: get("name"), Channel: firstNonEmpty(get("channel"), channel)}
-		if row.CustomerID == "" && row.Email == "" && row.Name == "" {
-			return nil, nil
-		}
-		if err := checkText("customer_id", row.CustomerID, 128, true); err != nil {
-			return &ImportProblem{Code: truncate(row.CustomerID, 70), Reason: ErrorMessage(err)}, nil
-		}
-		if !contains(Channels, row.Channel) {
-			return &ImportProblem{Code: row.CustomerID, Reason: fmt.Sprintf("channel %q is not one of %s", truncate(row.Channel, 20), strings.Join(Channels, ", "))}, nil
-		}
-		if len(rows) == MaxAssignRows {
-			return nil, fieldErr("file", "more than %d customers; split the file", MaxAssignRows)
-		}
+	err := EachAssignRow(r, channel, func(row AssignRow) error {
 		rows = append(rows, row)
-		return nil, nil
+		return nil
 	})
 	if err != nil {
 		return nil, err
-	}
-	if len(problems) > 0 {
-		return nil, &Error{Code: EInvalid, Field: "file", Details: problems,
-			Message: fmt.Sprintf("%d lines are not customers (the first: line %d, %s); nothing was assigned", len(problems), problems[0].Line, problems[0].Reason)}
 	}
 	return rows, nil
 }

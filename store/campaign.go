@@ -219,6 +219,11 @@ func (s *Store) Campaigns() ([]*Campaign, error) {
 // already used: later redemptions are then refused. It returns not_found
 // or invalid_request.
 func (s *Store) UpdateCampaign(ctx context.Context, id string, patch CampaignPatch) (*Campaign, error) {
+	if patch.Name != nil {
+		if err := checkControls("name", *patch.Name); err != nil {
+			return nil, err
+		}
+	}
 	err := s.update(ctx, func(tx *wtx) error {
 		c, err := getCampaignTx(tx, id)
 		if err != nil {

@@ -118,6 +118,9 @@ func newCampaign(spec CampaignSpec, now time.Time) (*Campaign, error) {
 	if b, _ := json.Marshal(c.Metadata); len(b) > 8192 {
 		return nil, fieldErr("metadata", "at most 8 KiB of JSON, got %d bytes", len(b))
 	}
+	if err := checkCampaignText(c); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 

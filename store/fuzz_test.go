@@ -25,7 +25,8 @@ func FuzzReadImport(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		lines, _, problems, err := readImport(strings.NewReader(in))
+		file, err := readImport(strings.NewReader(in))
+		lines, problems := file.lines, file.problems.first
 		if err != nil {
 			if ErrorCode(err) != EInvalid || ErrorMessage(err) == "" {
 				t.Fatalf("unexpected error %v", err)
@@ -43,10 +44,16 @@ func FuzzReadImport(f *testing.F) {
 			}
 			seen[k] = true
 		}
-		for _, p := range problems {
+		for i, p := range problems {
 			if p.Reason == "" || p.Line < 1 {
 				t.Fatalf("problem without a line or reason: %+v", p)
 			}
+			if i > 0 && p.Line < problems[i-1].Line {
+				t.Fatalf("problems out of line order: %+v", problems)
+			}
+		}
+		if len(problems) > MaxProblems || file.problems.total < len(problems) {
+			t.Fatalf("%d problems listed of %d", len(problems), file.problems.total)
 		}
 	})
 }

@@ -30,7 +30,8 @@ type ImportProblem struct {
 
 // ImportResult reports an Import: codes imported, codes already in this
 // campaign (a re-run of the same file imports nothing twice), and the lines
-// skipped with their reasons.
+// skipped with their reasons: the first MaxProblems of them, with
+// SkippedTotal counting them all.
 type ImportResult struct {
 	Campaign       string          `json:"campaign"`
 	Batch          string          `json:"batch,omitempty"`
@@ -38,6 +39,7 @@ type ImportResult struct {
 	AlreadyPresent int             `json:"already_present"`
 	Header         bool            `json:"header"`
 	Skipped        []ImportProblem `json:"skipped"`
+	SkippedTotal   int             `json:"skipped_total"`
 }
 
 // headerNames are the column names taken to hold codes, compared without
@@ -56,15 +58,30 @@ type importLine struct {
 	key     []byte
 }
 
+// maxImportDisplay is the longest form an imported code may come in: the
+// longest key with a space or dash between every two symbols.
+const maxImportDisplay = 2 * gen.MaxCodeLen
+
+// importFile is what readImport read from an import file.
+type importFile struct {
+	lines    []importLine // the distinct well-formed codes, in file order
+	header   bool         // the first line named the code column
+	problems problemList  // malformed lines and repeats
+}
+
 // readImport reads one code a line, or CSV with a header naming a code
-// column. It reports malformed lines and repeats within the file.
-func readImport(r io.Reader) (lines []importLine, header bool, problems []ImportProblem, err error) {
+// column. It reports malformed lines and repeats within the file, keeping
+// the first MaxProblems of them and counting the rest, and keeps the
+// codes compactly (importSet): its memory is bounded by MaxImport codes,
+// however long the file or however many of its lines are bad.
+func readImport(r io.Reader) (importFile, error) {
+	var out importFile
+	var set importSet
 	col := 0
-	seen := map[string]int{}
-	problems, err = readCSV(r, func(rec []string, line int, first bool) (*ImportProblem, error) {
+	err := readCSV(r, &out.problems, func(rec []string, line int, first bool) (*ImportProblem, error) {
 		if first {
 			if i := slices.IndexFunc(rec, func(s string) bool { return contains(headerNames, headerName(s)) }); i >= 0 {
-				col, header = i, true
+				col, out.header = i, true
 				return nil, nil
 			}
 			if len(rec) > 1 {
@@ -74,37 +91,49 @@ func readImport(r io.Reader) (lines []importLine, header bool, problems []Import
 		if col >= len(rec) {
 			return &ImportProblem{Reason: fmt.Sprintf("no column %d", col+1)}, nil
 		}
-		text := strings.ToUpper(strings.TrimSpace(rec[col]))
+		// A code's own form keeps its inner dashes and spaces, not those
+		// at its ends: no code starts with a dash (see SpreadsheetSafe).
+		text := strings.Trim(strings.ToUpper(strings.TrimSpace(rec[col])), "- \t")
 		if text == "" {
 			return nil, nil
 		}
 		key, err := gen.Normalize(text)
 		if err != nil {
-			return &ImportProblem{Code: truncate(text, 70), Reason: strings.TrimPrefix(err.Error(), gen.ErrMalformed.Error()+": ")}, nil
+			return &ImportProblem{Code: text, Reason: strings.TrimPrefix(err.Error(), gen.ErrMalformed.Error()+": ")}, nil
 		}
-		if prev, ok := seen[key]; ok {
-			return &ImportProblem{Code: text, Reason: fmt.Sprintf("repeats line %d (codes are compared without case, spaces and dashes, with O read as 0 and I, L as 1)", prev)}, nil
+		if len(text) > maxImportDisplay {
+			return &ImportProblem{Code: text, Reason: fmt.Sprintf("longer than %d characters with its spaces and dashes; write it with fewer", maxImportDisplay)}, nil
 		}
-		if len(lines) == MaxImport {
+		if prev, ok := set.lookup(key); ok {
+			return &ImportProblem{Code: text, Reason: repeats(prev)}, nil
+		}
+		if len(set.lines) == MaxImport {
 			return nil, fieldErr("file", "more than %d codes; split the file", MaxImport)
 		}
-		seen[key] = line
-		lines = append(lines, importLine{line: line, display: text, key: []byte(key)})
+		set.add(line, key, text)
 		return nil, nil
 	})
 	if err != nil {
-		return nil, false, nil, err
+		return importFile{}, err
 	}
-	return lines, header, problems, nil
+	out.lines = set.done()
+	return out, nil
+}
+
+func repeats(line int) string {
+	return fmt.Sprintf("repeats line %d (codes are compared without case, spaces and dashes, with O read as 0 and I, L as 1)", line)
 }
 
 // Import adds existing codes to the campaign (one code a line, or CSV with
 // a header naming a code column). Codes keep their own shape. A code already
 // in this campaign is counted as present; one in another campaign, a
 // malformed line or a repeat is a problem. With problems and without
-// opts.SkipInvalid nothing is imported and invalid_request lists them (in
-// Error.Details); otherwise the good codes are imported in one transaction.
-// It returns not_found, conflict (archived) or invalid_request.
+// opts.SkipInvalid nothing is imported and an *UploadError lists the first
+// MaxProblems of them (in Error.Details) and counts them all; otherwise the
+// good codes are imported in one transaction. The file is read once, and
+// only its distinct codes are kept (compactly), so memory is bounded by
+// MaxImport codes whatever the file holds. It returns not_found, conflict
+// (archived) or invalid_request.
 func (s *Store) Import(ctx context.Context, campaignID string, r io.Reader, opts ImportOptions) (ImportResult, error) {
 	c, err := s.campaign(campaignID)
 	if err != nil {
@@ -113,13 +142,22 @@ func (s *Store) Import(ctx context.Context, campaignID string, r io.Reader, opts
 	if c.Status == StatusArchived {
 		return ImportResult{}, Errorf(EConflict, "campaign %q is archived; it takes no new codes", c.ID)
 	}
-	lines, header, problems, err := readImport(r)
+	file, err := readImport(r)
 	if err != nil {
 		return ImportResult{}, err
 	}
+	lines, header := file.lines, file.header
 	slices.SortFunc(lines, func(a, b importLine) int { return bytes.Compare(a.key, b.key) })
 	s.genMu.Lock()
 	defer s.genMu.Unlock()
+	if lines, err = s.importOthers(c, lines, &file.problems); err != nil {
+		return ImportResult{}, err
+	}
+	if file.problems.total > 0 && !opts.SkipInvalid {
+		return ImportResult{}, file.problems.refusal("line cannot be imported", "lines cannot be imported",
+			"nothing was imported: fix them, or skip them on purpose (--skip-invalid, ?skip_invalid=true)")
+	}
+	problems := file.problems.first // the transaction lists these, and any code another campaign took since
 	var res ImportResult
 	err = s.bulkUpdate(ctx, func(tx *wtx) error {
 		res = ImportResult{Campaign: c.ID, Header: header, Skipped: slices.Clone(problems)}
@@ -164,6 +202,7 @@ func (s *Store) Import(ctx context.Context, campaignID string, r io.Reader, opts
 	if err != nil {
 		return ImportResult{}, err
 	}
+	res.SkippedTotal = file.problems.total + len(res.Skipped) - len(problems)
 	if res.Skipped == nil {
 		res.Skipped = []ImportProblem{}
 	}

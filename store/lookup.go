@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"sync/atomic"
-	"unicode"
-	"unicode/utf8"
 
 	"promo/gen"
 	"promo/store/kv"
@@ -191,31 +189,6 @@ func (s *Store) GetCode(input string) (Code, error) {
 		return nil
 	})
 	return out, err
-}
-
-// checkText validates a free-text identifier such as a customer or order id.
-func checkText(field, s string, max int, required bool) error {
-	if s == "" {
-		if required {
-			return fieldErr(field, "required")
-		}
-		return nil
-	}
-	if len(s) > max {
-		return fieldErr(field, "at most %d bytes, got %d", max, len(s))
-	}
-	if !utf8.ValidString(s) {
-		return fieldErr(field, "must be UTF-8 text")
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return fieldErr(field, "must not contain control characters")
-		}
-	}
-	if strings.TrimSpace(s) != s {
-		return fieldErr(field, "must not start or end with spaces")
-	}
-	return nil
 }
 
 func truncate(s string, n int) string {
