@@ -116,6 +116,7 @@ func (e *env) serve(c *urfave.Context) error {
 	}
 	opts := httpapi.Options{
 		Logger:                 log,
+		AccessLog:              logs,
 		FailedLookupsPerMinute: rate,
 		FailedLookupBurst:      burst,
 		TrustedProxies:         proxies,

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,6 +20,19 @@ type metrics struct {
 	latency     *prometheus.HistogramVec
 	redemptions prometheus.Counter
 	handler     http.Handler
+	// series caches each route's series, so that a request does not hash
+	// its labels (a twentieth of an invalid guess's answer).
+	series sync.Map // seriesKey → *routeSeries
+}
+
+type seriesKey struct {
+	route, method string
+	status        int
+}
+
+type routeSeries struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
 }
 
 func newMetrics(st *store.Store) *metrics {
@@ -53,8 +67,17 @@ func newMetrics(st *store.Store) *metrics {
 }
 
 func (m *metrics) observe(route, method string, status int, d time.Duration) {
-	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
-	m.latency.WithLabelValues(route).Observe(d.Seconds())
+	k := seriesKey{route, method, status}
+	v, ok := m.series.Load(k)
+	if !ok {
+		v, _ = m.series.LoadOrStore(k, &routeSeries{
+			requests: m.requests.WithLabelValues(route, method, strconv.Itoa(status)),
+			latency:  m.latency.WithLabelValues(route),
+		})
+	}
+	rs := v.(*routeSeries)
+	rs.requests.Inc()
+	rs.latency.Observe(d.Seconds())
 }
 
 // codesCollector reports codes by campaign and state, and the filter's

@@ -94,11 +94,16 @@ func (l *lookupLimiter) check(r *http.Request) error {
 
 // record takes a token from the key's bucket for a failed lookup.
 func (l *lookupLimiter) record(r *http.Request, err error) {
+	l.recordCode(r, store.ErrorCode(err))
+}
+
+// recordCode is record for an answer's error code ("" for none).
+func (l *lookupLimiter) recordCode(r *http.Request, code string) {
 	k := l.keyOf(r)
 	if l.off() || k == "" {
 		return
 	}
-	if code := store.ErrorCode(err); code != store.ENotFound && code != store.ETypo {
+	if code != store.ENotFound && code != store.ETypo {
 		return
 	}
 	now := time.Now()

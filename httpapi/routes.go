@@ -358,7 +358,7 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if !v.Valid {
-		s.limits.record(r, store.Errorf(v.Reason, "%s", v.Message))
+		s.limits.recordCode(r, v.Reason)
 	}
 	writeJSON(w, http.StatusOK, v)
 	return nil

@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -30,8 +31,13 @@ import (
 
 // Options configure a Server. The zero value is usable.
 type Options struct {
-	// Logger gets one line per request; nil means slog.Default().
+	// Logger gets diagnostics and, unless AccessLog is set, one line per
+	// request; nil means slog.Default().
 	Logger *slog.Logger
+	// AccessLog, if set, gets the line per request instead of Logger, in
+	// slog's text format but formatted without slog's handler. Each line
+	// comes in one Write, from many goroutines at once.
+	AccessLog io.Writer
 	// MaxBodyBytes bounds JSON request bodies (default 1 MiB).
 	MaxBodyBytes int64
 	// MaxUploadBytes bounds CSV uploads: import, bulk assign (default 256 MiB).
@@ -64,6 +70,7 @@ type Options struct {
 
 // Server is the HTTP API over one store. It is safe for concurrent use.
 type Server struct {
+	ids     *requestIDs
 	st      *store.Store
 	opts    Options
 	log     *slog.Logger
@@ -119,7 +126,7 @@ func New(st *store.Store, opts Options) *Server {
 	if opts.ReadHeaderTimeout <= 0 {
 		opts.ReadHeaderTimeout = 5 * time.Second
 	}
-	s := &Server{st: st, opts: opts, log: opts.Logger,
+	s := &Server{st: st, opts: opts, log: opts.Logger, ids: newRequestIDs(),
 		limits:  newLookupLimiter(opts.FailedLookupsPerMinute, opts.FailedLookupBurst),
 		uploads: make(chan struct{}, uploadSlots)}
 	s.metrics = newMetrics(st)
@@ -233,9 +240,7 @@ func (s *Server) observe(name string, h func(w http.ResponseWriter, r *http.Requ
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
 		if len(id) == 0 || len(id) > 64 || strings.ContainsFunc(id, func(c rune) bool { return c <= ' ' || c > '~' }) {
-			var b [8]byte
-			_, _ = rand.Read(b[:])
-			id = hex.EncodeToString(b[:])
+			id = s.ids.next()
 		}
 		rw.Header().Set("X-Request-Id", id)
 		r = r.WithContext(context.WithValue(r.Context(), ctxCaller, &Caller{}))
@@ -252,6 +257,11 @@ func (s *Server) observe(name string, h func(w http.ResponseWriter, r *http.Requ
 		// The route's pattern, never its path: paths carry codes
 		// (/v1/codes/{code}), and logs are read by more people than codes
 		// should be.
+		if s.opts.AccessLog != nil {
+			line := accessLine(make([]byte, 0, 192), start.Add(d), id, r.Method, name, w.status, w.bytes, d, callerOf(r).Name, s.clientAddr(r))
+			s.opts.AccessLog.Write(line)
+			return
+		}
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("id", id), slog.String("method", r.Method),
 			slog.String("route", name), slog.Int("status", w.status),
 			slog.Int64("bytes", w.bytes), slog.Float64("ms", float64(d.Microseconds())/1000),

@@ -68,6 +68,40 @@ func (o *jsonObject) raw(name string, v []byte) {
 	o.b = append(o.b, v...)
 }
 
+func (o *jsonObject) bool(name string, v bool) {
+	o.key(name)
+	o.b = strconv.AppendBool(o.b, v)
+}
+
+func (v *Validation) appendJSON(b []byte) []byte {
+	o := jsonObject{b: append(b, '{')}
+	o.bool("valid", v.Valid)
+	o.str("reason", v.Reason, true)
+	o.str("message", v.Message, true)
+	o.str("code", v.Code, true)
+	o.str("campaign", v.Campaign, true)
+	if v.Benefit != nil {
+		o.raw("benefit", v.Benefit.appendJSON(nil))
+	}
+	o.int("discount", v.Discount, false)
+	o.str("currency", v.Currency, true)
+	if v.Hold != nil {
+		h := jsonObject{b: []byte{'{'}}
+		h.str("id", v.Hold.ID, false)
+		h.time("expires_at", v.Hold.ExpiresAt)
+		o.raw("hold", append(h.b, '}'))
+	}
+	return append(o.b, '}')
+}
+
+// AppendJSON appends the validation as encoding/json writes it, without
+// reflection: the HTTP layer's answer to every validation.
+func (v Validation) AppendJSON(b []byte) []byte { return v.appendJSON(b) }
+
+// AppendJSON appends the redemption as encoding/json writes it, without
+// reflection.
+func (r Redemption) AppendJSON(b []byte) []byte { return r.appendJSON(b) }
+
 func (e *Event) appendJSON(b []byte) []byte {
 	o := jsonObject{b: append(b, '{')}
 	o.uint("seq", e.Seq)

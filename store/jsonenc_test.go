@@ -33,5 +33,13 @@ func FuzzJSONEncoding(f *testing.F) {
 		want, err = json.Marshal(&r)
 		require.NoError(t, err)
 		require.Equal(t, string(want), string(r.appendJSON(nil)))
+		v := Validation{Valid: amount%3 == 0, Reason: typ, Message: text, Code: code, Campaign: customer, Discount: discount, Currency: typ}
+		if amount%2 == 0 {
+			v.Benefit = &r.Benefit
+			v.Hold = &HoldRef{ID: code, ExpiresAt: ts}
+		}
+		want, err = json.Marshal(&v)
+		require.NoError(t, err)
+		require.Equal(t, string(want), string(v.appendJSON(nil)))
 	})
 }

@@ -1,0 +1,88 @@
+package httpapi
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"strconv"
+	"sync/atomic"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// accessLine appends one request's log line in log/slog's text format (the
+// format of promo's other log lines), formatted by hand: through slog's
+// handler the line cost a tenth of an invalid guess's answer.
+func accessLine(b []byte, t time.Time, id, method, route string, status int, bytes int64, d time.Duration, key, remote string) []byte {
+	b = append(b, "time="...)
+	b = t.AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+	b = append(b, " level=INFO msg=request id="...)
+	b = appendLogValue(b, id)
+	b = append(b, " method="...)
+	b = appendLogValue(b, method)
+	b = append(b, " route="...)
+	b = appendLogValue(b, route)
+	b = append(b, " status="...)
+	b = strconv.AppendInt(b, int64(status), 10)
+	b = append(b, " bytes="...)
+	b = strconv.AppendInt(b, bytes, 10)
+	b = append(b, " ms="...)
+	b = strconv.AppendFloat(b, float64(d.Microseconds())/1000, 'g', -1, 64)
+	b = append(b, " key="...)
+	b = appendLogValue(b, key)
+	b = append(b, " remote="...)
+	b = appendLogValue(b, remote)
+	return append(b, '\n')
+}
+
+// appendLogValue appends s as slog's text handler does: quoted when empty
+// or when it holds a space, '=', '"' or an unprintable rune.
+func appendLogValue(b []byte, s string) []byte {
+	if needsQuote(s) {
+		return strconv.AppendQuote(b, s)
+	}
+	return append(b, s...)
+}
+
+func needsQuote(s string) bool {
+	if s == "" {
+		return true
+	}
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c == ' ' || c == '=' || c == '"' || c < 0x21 || c == 0x7f {
+				return true
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError || unicode.IsSpace(r) || !unicode.IsPrint(r) {
+			return true
+		}
+		i += size
+	}
+	return false
+}
+
+// requestIDs makes request ids: 16 hex digits, a random prefix of this
+// process and a counter, so that making one costs no random read.
+type requestIDs struct {
+	prefix [4]byte
+	n      atomic.Uint32
+}
+
+func newRequestIDs() *requestIDs {
+	g := &requestIDs{}
+	_, _ = rand.Read(g.prefix[:])
+	return g
+}
+
+func (g *requestIDs) next() string {
+	var b [8]byte
+	copy(b[:4], g.prefix[:])
+	binary.BigEndian.PutUint32(b[4:], g.n.Add(1))
+	return hex.EncodeToString(b[:])
+}
