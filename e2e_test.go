@@ -14,6 +14,7 @@ import (
 	"net/http/httptrace"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -258,9 +259,14 @@ func TestBinary_SocketMatchesDirect(t *testing.T) {
 	_, err := os.Stat(e.db + ".sock")
 	require.ErrorIs(t, err, os.ErrNotExist, "a stopped server removes its socket")
 
+	// The storage figures (pages in use of the database file) are left
+	// out: the stopping server's last writes (failed-lookup counts, the
+	// filter's mark) may take a page more; every other figure must agree.
+	storage := regexp.MustCompile(`"storage":\{[^}]*\}`)
 	for i, args := range reads {
 		direct := e.mustCLI(args...)
-		require.Equal(t, viaSocket[i], direct, "promo %s: through the socket, then on the file", strings.Join(args, " "))
+		require.Equal(t, storage.ReplaceAllString(viaSocket[i], ""), storage.ReplaceAllString(direct, ""),
+			"promo %s: through the socket, then on the file", strings.Join(args, " "))
 	}
 	for i, c := range statusCases {
 		res := e.cli(c.args...)

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -278,4 +279,190 @@ func TestStore_Holds_BadInput(t *testing.T) {
 	c, err := s.GetCode(codes[0])
 	require.NoError(t, err)
 	require.Equal(t, "available", c.State)
+}
+
+func TestStore_VoidBatch(t *testing.T) {
+	s, _ := testStore(t, Options{})
+	mustCampaign(t, s, CampaignSpec{ID: "v"})
+	mustCampaign(t, s, CampaignSpec{ID: "other"})
+	_, err := s.Generate(ctx, "v", GenerateRequest{Count: 5000}) // b1: three chunks of the index
+	require.NoError(t, err)
+	b2, err := s.Generate(ctx, "v", GenerateRequest{Count: 50})
+	require.NoError(t, err)
+	_, err = s.Generate(ctx, "other", GenerateRequest{Count: 5}) // b3, another campaign's
+	require.NoError(t, err)
+	var inB2 []string
+	require.NoError(t, s.EachCode("v", "", func(c Code) error {
+		if c.Batch == b2.Batch {
+			inB2 = append(inB2, c.Code)
+		}
+		return nil
+	}))
+	_, err = s.Redeem(ctx, RedeemRequest{Code: inB2[0]})
+	require.NoError(t, err)
+	_, err = s.Assign(ctx, "v", AssignRequest{CustomerID: "ann"})
+	require.NoError(t, err)
+
+	res, err := s.VoidBatch(ctx, "v", VoidBatchRequest{Batch: b2.Batch, Reason: "leaked on a coupon site"})
+	require.NoError(t, err)
+	require.Equal(t, 49, res.Voided, "all of b2 but the redeemed code")
+	c, err := s.GetCode(inB2[0])
+	require.NoError(t, err)
+	require.Equal(t, "redeemed", c.State, "a redeemed code stays redeemed")
+	_, err = s.Redeem(ctx, RedeemRequest{Code: inB2[1]})
+	requireCode(t, err, EVoided)
+	camp, err := s.Campaign("v")
+	require.NoError(t, err)
+	require.Equal(t, int64(49), camp.Counts.Voided)
+	require.Equal(t, int64(5000-1), camp.Counts.ByState.Available, "b1 untouched (one code assigned)")
+
+	again, err := s.VoidBatch(ctx, "v", VoidBatchRequest{Batch: b2.Batch})
+	require.NoError(t, err)
+	require.Equal(t, 0, again.Voided)
+	all, err := s.VoidBatch(ctx, "v", VoidBatchRequest{})
+	require.NoError(t, err)
+	require.Equal(t, 5000, all.Voided, "without a batch: the campaign's unredeemed codes, the assigned one too")
+	events, err := s.Events(0, 0)
+	require.NoError(t, err)
+	var voided []Event
+	for _, e := range events {
+		if e.Type == EventCodesVoided {
+			voided = append(voided, e)
+		}
+	}
+	require.Len(t, voided, 2, "one event per call that voided something")
+	require.Equal(t, int64(49), voided[0].Count)
+	require.Equal(t, "leaked on a coupon site", voided[0].Reason)
+	require.Equal(t, int64(5000), voided[1].Count)
+
+	for _, tc := range []struct{ campaign, batch string }{{"v", "b3"}, {"v", "b99"}, {"v", "nonsense"}} {
+		_, err := s.VoidBatch(ctx, tc.campaign, VoidBatchRequest{Batch: tc.batch})
+		requireCode(t, err, ENotFound)
+		require.Equal(t, "batch", err.(*Error).Field)
+	}
+	_, err = s.VoidBatch(ctx, "nope", VoidBatchRequest{})
+	requireCode(t, err, ENotFound)
+	other, err := s.Campaign("other")
+	require.NoError(t, err)
+	require.Zero(t, other.Counts.Voided)
+}
+
+// sync waits until every operation queued before it (such as refusal
+// notes) has been committed.
+func syncWriter(t *testing.T, s *Store) {
+	t.Helper()
+	require.NoError(t, s.update(ctx, func(*wtx) error { return nil }))
+}
+
+func TestStore_SuspectedLeak(t *testing.T) {
+	s, _ := testStore(t, Options{})
+	mustCampaign(t, s, CampaignSpec{ID: "w", Kind: KindWelcome})
+	codes := mustGenerate(t, s, "w", 3)
+	_, err := s.Redeem(ctx, RedeemRequest{Code: codes[0], CustomerID: "first"})
+	require.NoError(t, err)
+	for i := 0; i < LeakCustomers-1; i++ {
+		_, err := s.Redeem(ctx, RedeemRequest{Code: codes[0], CustomerID: fmt.Sprint("c", i)})
+		requireCode(t, err, EAlreadyRedeemed)
+		v, err := s.Validate(RedeemRequest{Code: codes[0], CustomerID: fmt.Sprint("c", i)}) // the same customer again
+		require.NoError(t, err)
+		require.Equal(t, EAlreadyRedeemed, v.Reason)
+	}
+	syncWriter(t, s)
+	st, err := s.CampaignStats("w")
+	require.NoError(t, err)
+	require.Empty(t, st.SuspectedLeaks, "four distinct customers are not yet a leak")
+	_, err = s.Redeem(ctx, RedeemRequest{Code: codes[0], CustomerID: "c4"})
+	requireCode(t, err, EAlreadyRedeemed)
+	_, err = s.Redeem(ctx, RedeemRequest{Code: codes[0], CustomerID: "c5"})
+	requireCode(t, err, EAlreadyRedeemed)
+	// Guesses of codes that do not exist are never noted.
+	for i := 0; i < 20; i++ {
+		_, err := s.Redeem(ctx, RedeemRequest{Code: "7K3M-Q9XD-2RTM", CustomerID: fmt.Sprint("g", i)})
+		require.Error(t, err)
+	}
+	syncWriter(t, s)
+	st, err = s.CampaignStats("w")
+	require.NoError(t, err)
+	require.Len(t, st.SuspectedLeaks, 1)
+	l := st.SuspectedLeaks[0]
+	require.Equal(t, codes[0], l.Code)
+	require.Equal(t, LeakCustomers, l.Customers)
+	require.Equal(t, int64(2*(LeakCustomers-1)+2), l.Refusals)
+	events, err := s.Events(0, 0)
+	require.NoError(t, err)
+	n := 0
+	for _, e := range events {
+		if e.Type == EventSuspectedLeak {
+			n++
+			require.Equal(t, codes[0], e.Code)
+		}
+	}
+	require.Equal(t, 1, n, "flagged once")
+}
+
+func TestStore_EraseCustomer(t *testing.T) {
+	s, _ := testStore(t, Options{})
+	const who = "cust-zq81-ann@example.org"
+	mustCampaign(t, s, CampaignSpec{ID: "loyal", Kind: KindLoyalty})
+	mustCampaign(t, s, CampaignSpec{ID: "hold"})
+	mustGenerate(t, s, "loyal", 10)
+	held := mustGenerate(t, s, "hold", 1)[0]
+	c1, err := s.Assign(ctx, "loyal", AssignRequest{CustomerID: who, Channel: ChannelApp})
+	require.NoError(t, err)
+	_, err = s.Redeem(ctx, RedeemRequest{Code: c1.Code, CustomerID: who, OrderAmount: 1000,
+		Idempotency: &Idempotency{Scope: "till", Key: "sale-1"}})
+	require.NoError(t, err)
+	c2, err := s.Assign(ctx, "loyal", AssignRequest{CustomerID: who})
+	require.NoError(t, err)
+	_, err = s.Validate(RedeemRequest{Code: held, CustomerID: who, Hold: Duration(time.Hour)})
+	require.NoError(t, err)
+	before, err := s.CampaignStats("loyal")
+	require.NoError(t, err)
+
+	res, err := s.EraseCustomer(ctx, who)
+	require.NoError(t, err)
+	require.Regexp(t, `^erased-[0-9a-f]{12}$`, res.Pseudonym)
+	require.Equal(t, ErasureResult{Pseudonym: res.Pseudonym, Codes: 2, Voided: 1, Redemptions: 1, Events: res.Events}, res)
+	require.Positive(t, res.Events)
+
+	_, err = s.Customer(who)
+	requireCode(t, err, ENotFound)
+	view, err := s.Customer(res.Pseudonym)
+	require.NoError(t, err)
+	require.Len(t, view.Codes, 2)
+	require.Len(t, view.Redemptions, 1)
+	c, err := s.GetCode(c2.Code)
+	require.NoError(t, err)
+	require.Equal(t, "voided", c.State, "an unredeemed code is voided")
+	_, err = s.Redeem(ctx, RedeemRequest{Code: held, CustomerID: "someone"})
+	require.NoError(t, err, "the customer's hold ended")
+	after, err := s.CampaignStats("loyal")
+	require.NoError(t, err)
+	require.Equal(t, before.Counts.Redeemed, after.Counts.Redeemed)
+	require.Equal(t, before.Counts.Assigned, after.Counts.Assigned)
+	require.Equal(t, before.ByChannel, after.ByChannel)
+	require.Equal(t, before.Counts.Voided+1, after.Counts.Voided)
+
+	events, err := s.Events(0, 0)
+	require.NoError(t, err)
+	for _, e := range events {
+		require.NotEqual(t, who, e.CustomerID, "event %d", e.Seq)
+	}
+	require.Equal(t, EventCustomerErased, events[len(events)-2].Type)
+	// The idempotent replay answers with the pseudonym.
+	r, err := s.Redeem(ctx, RedeemRequest{Code: c1.Code, CustomerID: who, OrderAmount: 1000,
+		Idempotency: &Idempotency{Scope: "till", Key: "sale-1"}})
+	require.NoError(t, err)
+	require.Equal(t, res.Pseudonym, r.CustomerID)
+
+	// A backup taken afterwards holds no trace of the id.
+	var b bytes.Buffer
+	_, err = s.Backup(&b)
+	require.NoError(t, err)
+	require.NotContains(t, b.String(), who)
+
+	_, err = s.EraseCustomer(ctx, who)
+	requireCode(t, err, ENotFound)
+	_, err = s.EraseCustomer(ctx, "")
+	requireCode(t, err, EInvalid)
 }

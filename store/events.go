@@ -19,9 +19,12 @@ const (
 	EventCodeRedeemed    = "code.redeemed"
 	EventRolledBack      = "redemption.rolled_back"
 	EventCodeVoided      = "code.voided"
+	EventCodesVoided     = "codes.voided"
 	EventKeyCreated      = "key.created"
 	EventKeyRevoked      = "key.revoked"
 	EventHoldPlaced      = "hold.placed"
+	EventSuspectedLeak   = "code.suspected_leak"
+	EventCustomerErased  = "customer.erased"
 	EventHoldReleased    = "hold.released"
 )
 

@@ -255,6 +255,37 @@ func newBatch(tx *wtx, now time.Time, b *Batch) (uint64, error) {
 	return n, nil
 }
 
+// getBatch returns batch n, nil when there is none.
+func (s *Store) getBatch(n uint64) (*Batch, error) {
+	var b *Batch
+	err := s.view(func(tx kv.Tx) error {
+		v := tx.Get(bucketBatches, seqKey(n))
+		if v == nil {
+			return nil
+		}
+		b = &Batch{}
+		return json.Unmarshal(v, b)
+	})
+	return b, err
+}
+
+// campaignBatches returns the campaign's batches, oldest first.
+func campaignBatches(tx kv.Tx, campaignID string) ([]Batch, error) {
+	out := []Batch{}
+	var err error
+	tx.Scan(bucketBatches, kv.All, func(_, v []byte) bool {
+		var b Batch
+		if err = json.Unmarshal(v, &b); err != nil {
+			return false
+		}
+		if b.Campaign == campaignID {
+			out = append(out, b)
+		}
+		return true
+	})
+	return out, err
+}
+
 func bumpBatch(tx *wtx, n uint64, done int) error {
 	var b Batch
 	if err := json.Unmarshal(tx.Get(bucketBatches, seqKey(n)), &b); err != nil {

@@ -155,6 +155,7 @@ func (s *Store) evaluate(tx kv.Tx, req *RedeemRequest, sc screened, now time.Tim
 	f, discount, err := s.applyRules(tx, req, sc, now)
 	if err != nil && f.camp != nil && isRuleError(err) {
 		s.countReject(f.camp.Num, ErrorCode(err))
+		s.noteRefusal(f, req.CustomerID, ErrorCode(err))
 	}
 	return f, discount, err
 }

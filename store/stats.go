@@ -59,6 +59,11 @@ type CampaignStats struct {
 	Rejected map[string]int64 `json:"rejected"`
 	// Budget is the campaign's budget and its use, when it has one.
 	Budget *BudgetUse `json:"budget,omitempty"`
+	// Batches are the campaign's generations and imports, oldest first.
+	Batches []Batch `json:"batches,omitempty"`
+	// SuspectedLeaks are codes refused to LeakCustomers or more distinct
+	// customers, most refused first.
+	SuspectedLeaks []Leak `json:"suspected_leaks,omitempty"`
 }
 
 // BudgetUse is a campaign's budget (0: no cap) beside what redemptions in
@@ -144,11 +149,18 @@ func (s *Store) Stats() (Overview, error) {
 	return out, err
 }
 
-// Storage returns the engine's storage figures.
+// Storage returns the engine's storage figures. Behind the write-ahead log
+// it checkpoints first, so that the database file's figures count every
+// acknowledged write.
 func (s *Store) Storage() StorageInfo {
 	st, ok := s.db.(kv.Stater)
 	if !ok {
 		return StorageInfo{}
+	}
+	if c, ok := s.db.(interface{ Checkpoint() error }); ok && !s.opts.ReadOnly {
+		if err := c.Checkpoint(); err != nil {
+			s.log.Warn("checkpoint for the storage figures", "err", err)
+		}
 	}
 	ks := st.Stats()
 	return StorageInfo{FileBytes: ks.FileBytes, UsedBytes: ks.UsedBytes, Log: ks.Log}
@@ -188,6 +200,15 @@ func (s *Store) campaignStats(tx kv.Tx, c *Campaign, detail bool) (CampaignStats
 		}
 		return true
 	})
+	if detail {
+		var err error
+		if out.Batches, err = campaignBatches(tx, c.ID); err != nil {
+			return out, internal(err, "read batches")
+		}
+		if out.SuspectedLeaks, err = suspectedLeaks(tx, c); err != nil {
+			return out, internal(err, "read suspected leaks")
+		}
+	}
 	if detail && c.Kind == KindReferral {
 		var refs []Referrer
 		err := walkIndex(tx, c.Num, 0, func(_ uint64, key []byte) (bool, error) {

@@ -51,7 +51,8 @@ const (
 
 // allBuckets lists every bucket, for copies of a whole database.
 var allBuckets = []kv.Bucket{bucketMeta, bucketCampaigns, bucketCampNums, bucketCodes, bucketCampCodes,
-	bucketCustomers, bucketRedemptions, bucketCounters, bucketBatches, bucketEvents, bucketKeys, bucketIdem}
+	bucketCustomers, bucketRedemptions, bucketCounters, bucketBatches, bucketEvents, bucketKeys, bucketIdem,
+	bucketHolds, bucketCodeHolds, bucketCampHolds, bucketLeaks, bucketRefusers}
 
 // Keys of the meta bucket.
 var (
@@ -422,6 +423,22 @@ func (s *Store) update(ctx context.Context, fn func(tx *wtx) error) error {
 // bulk path when it has one.
 func (s *Store) bulkUpdate(ctx context.Context, fn func(tx *wtx) error) error {
 	return s.submit(ctx, &op{fn: fn, bulk: true, done: make(chan struct{})})
+}
+
+// submitNoWait queues o without waiting for room or for its outcome; it
+// reports false when the queue is full or the store is closing.
+func (s *Store) submitNoWait(o *op) bool {
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		return false
+	}
+	select {
+	case s.ops <- o:
+		return true
+	default:
+		return false
+	}
 }
 
 func (s *Store) submit(ctx context.Context, o *op) error {

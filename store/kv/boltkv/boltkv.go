@@ -43,10 +43,9 @@ type DB struct {
 }
 
 var (
-	_ kv.Engine   = (*DB)(nil)
-	_ kv.Backuper = (*DB)(nil)
-	_ kv.Checker  = (*DB)(nil)
-	_ kv.Stater   = (*DB)(nil)
+	_ kv.Engine  = (*DB)(nil)
+	_ kv.Checker = (*DB)(nil)
+	_ kv.Stater  = (*DB)(nil)
 )
 
 // Open opens or creates the bbolt file at path.
@@ -107,8 +106,10 @@ func (d *DB) Update(fn func(kv.RwTx) error) error {
 // Close closes the file.
 func (d *DB) Close() error { return d.db.Close() }
 
-// Backup writes a consistent copy of the file to w.
-func (d *DB) Backup(w io.Writer) (int64, error) {
+// WriteTo writes the file as one read transaction sees it to w: its pages
+// in use, free pages among them. promo's backups copy key by key into a
+// new file and write that one (see store.Backup).
+func (d *DB) WriteTo(w io.Writer) (int64, error) {
 	var n int64
 	err := d.db.View(func(btx *bolt.Tx) error {
 		var err error

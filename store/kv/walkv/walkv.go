@@ -22,7 +22,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -111,7 +110,6 @@ var (
 	_ kv.Engine    = (*DB)(nil)
 	_ kv.Pipeliner = (*DB)(nil)
 	_ kv.Bulk      = (*DB)(nil)
-	_ kv.Backuper  = (*DB)(nil)
 	_ kv.Checker   = (*DB)(nil)
 	_ kv.Stater    = (*DB)(nil)
 )
@@ -465,6 +463,10 @@ func (d *DB) flush() error {
 	}
 }
 
+// Checkpoint applies every acknowledged write to the file now, so that
+// the file's figures (its size, its pages in use) describe the whole state.
+func (d *DB) Checkpoint() error { return d.flushNow() }
+
 // flushNow applies every acknowledged write to the file.
 func (d *DB) flushNow() error {
 	d.writeMu.Lock()
@@ -530,22 +532,6 @@ func (d *DB) fatal(err error) {
 			d.opts.Logger.Error("the write-ahead log cannot be synced; stop the process", "err", err)
 		}
 	})
-}
-
-// Backup writes a standalone bbolt file of a consistent state holding
-// every write acknowledged before the call: it applies the pending writes
-// and copies the file.
-func (d *DB) Backup(w io.Writer) (int64, error) {
-	b, ok := d.base.(kv.Backuper)
-	if !ok {
-		return 0, errors.New("the database file cannot be backed up")
-	}
-	if !d.opts.ReadOnly {
-		if err := d.flushNow(); err != nil {
-			return 0, fmt.Errorf("bring the database file up to date: %w", err)
-		}
-	}
-	return b.Backup(w)
 }
 
 // Check verifies the log's records and runs the file's own check.
