@@ -25,6 +25,7 @@ const (
 	EventHoldPlaced      = "hold.placed"
 	EventSuspectedLeak   = "code.suspected_leak"
 	EventCustomerErased  = "customer.erased"
+	EventWebhookDisabled = "webhook.disabled"
 	EventHoldReleased    = "hold.released"
 )
 

@@ -52,7 +52,7 @@ const (
 // allBuckets lists every bucket, for copies of a whole database.
 var allBuckets = []kv.Bucket{bucketMeta, bucketCampaigns, bucketCampNums, bucketCodes, bucketCampCodes,
 	bucketCustomers, bucketRedemptions, bucketCounters, bucketBatches, bucketEvents, bucketKeys, bucketIdem,
-	bucketHolds, bucketCodeHolds, bucketCampHolds, bucketLeaks, bucketRefusers}
+	bucketHolds, bucketCodeHolds, bucketCampHolds, bucketLeaks, bucketRefusers, bucketWebhooks, bucketDeliveries}
 
 // Keys of the meta bucket.
 var (
