@@ -19,6 +19,7 @@ package kv
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 )
 
@@ -110,9 +111,42 @@ var (
 	ErrReadOnly = errors.New("the store is open read-only")
 	// ErrUnavailable: the engine cannot take writes now (a full disk, a
 	// read-only file, a cluster without quorum); nothing was written and a
-	// retry may succeed.
+	// retry may succeed, unless the error also wraps ErrUncertain.
 	ErrUnavailable = errors.New("the store cannot take writes now")
+	// ErrUncertain: an engine over a network lost its answer to a commit
+	// (a timeout, a lost connection, a leader that failed): the writes may
+	// or may not have taken effect, and may still take effect later. It
+	// wraps ErrUnavailable. A caller must not simply run the update again;
+	// it finds out what happened by reading, or retries through a record
+	// that makes the retry harmless (an idempotency key).
+	ErrUncertain = fmt.Errorf("the outcome of the update is unknown: %w", ErrUnavailable)
+	// ErrTooLarge: a transaction exceeds the engine's limits (Limiter);
+	// nothing was written, and the same transaction fails again: split the
+	// work into smaller transactions.
+	ErrTooLarge = errors.New("the transaction is too large for the store")
 )
+
+// Limits bound one Update of an engine that cannot take transactions of
+// any size. A zero field means no limit.
+type Limits struct {
+	// MaxOps is the most keys one Update may write (puts and deletes, each
+	// key counted once). The reads it must check at commit count against
+	// the same limit separately: each key got from the store (not from the
+	// transaction's own writes), plus one per Scan.
+	MaxOps int
+	// MaxBytes is the most bytes one commit may carry as the engine
+	// encodes it: about every written key and value and every key checked,
+	// each with the engine's key prefix, plus a small overhead per
+	// operation (etcdkv's Limits says how it counts).
+	MaxBytes int
+}
+
+// Limiter is implemented by engines whose transactions have limits (etcd's
+// operations per Txn and bytes per request). An Update over them fails with
+// ErrTooLarge.
+type Limiter interface {
+	Limits() Limits
+}
 
 // Bulk is implemented by engines with a faster path for very large
 // transactions (bulk generation and import). BulkUpdate has Update's

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -67,7 +68,10 @@ type member struct {
 	dir             string
 	peerURL, cliURL url.URL
 	initialCluster  string
-	etcd            *embed.Etcd // nil when stopped
+	etcd            *embed.Etcd   // nil when stopped
+	closed          chan struct{} // closed once the last stop has released the ports
+	quiet           atomic.Bool   // the member is stopping: its errors are expected
+	op              sync.Mutex    // held by a stop or restart of the member
 }
 
 // readyTimeout bounds how long a start or restart waits for members to
@@ -75,7 +79,9 @@ type member struct {
 const readyTimeout = 20 * time.Second
 
 // Start starts a cluster with its data in tb.TempDir() and stops it when the
-// test ends. It fails the test if the cluster does not start.
+// test ends. It returns once every member serves (a 3-member cluster starts
+// in well under a second here) and fails the test if the cluster does not
+// start.
 func Start(tb testing.TB, opts Options) *Cluster {
 	tb.Helper()
 	c, err := New(tb.TempDir(), opts)
@@ -149,20 +155,16 @@ func (c *Cluster) startAll(try int) error {
 	for _, m := range c.members {
 		m.initialCluster = strings.Join(initial, ",")
 	}
-	// Members start at once: each waits for the others to elect a leader.
-	errs := make([]error, len(c.members))
-	var wg sync.WaitGroup
-	for i, m := range c.members {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			m.etcd, errs[i] = c.launch(m)
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		c.Close()
-		return err
+	// Members start one after the other: a new member first asks the others
+	// whether it was bootstrapped already, and a member that listens but
+	// does not serve yet would keep it waiting a second. None waits for the
+	// others here; waitReady waits for the cluster to elect a leader.
+	for _, m := range c.members {
+		var err error
+		if m.etcd, err = c.launch(m); err != nil {
+			c.Close()
+			return err
+		}
 	}
 	for _, m := range c.members {
 		if err := waitReady(m); err != nil {
@@ -204,7 +206,10 @@ func (c *Cluster) launch(m *member) (*embed.Etcd, error) {
 	}
 	cfg.Logger = "zap"
 	cfg.LogLevel = "error"
-	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(c.opts.Logger.With(zap.String("member", m.name)))
+	lg := c.opts.Logger.WithOptions(zap.WrapCore(func(core zapcore.Core) zapcore.Core {
+		return quietCore{Core: core, quiet: &m.quiet}
+	}))
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(lg.With(zap.String("member", m.name)))
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
 		if strings.Contains(err.Error(), "address already in use") {
@@ -269,32 +274,60 @@ func (c *Cluster) Members() int { return len(c.members) }
 func (c *Cluster) TLS() *TLSFiles { return c.tls }
 
 // Stop stops member i gracefully: a leader hands its leadership over
-// first. Stopping a stopped member does nothing.
+// first. It takes about a second (the member waits for the others'
+// connections to it to close). Stopping a stopped member does nothing.
 func (c *Cluster) Stop(i int) { c.stop(i, false) }
 
 // HardStop stops member i at once, as a crash would: no leadership
-// transfer, requests under way fail. Its data stays for Restart.
+// transfer, requests under way fail. Its data stays for Restart, which
+// waits for its ports to be released.
 func (c *Cluster) HardStop(i int) { c.stop(i, true) }
 
 func (c *Cluster) stop(i int, hard bool) {
+	c.members[i].op.Lock()
+	defer c.members[i].op.Unlock()
+	closed := make(chan struct{})
 	c.mu.Lock()
 	m := c.members[i]
 	e := m.etcd
-	m.etcd = nil
+	if e != nil {
+		m.etcd, m.closed = nil, closed
+	}
 	c.mu.Unlock()
 	if e == nil {
 		return
 	}
-	if hard {
-		e.Server.HardStop()
+	m.quiet.Store(true)
+	if !hard {
+		e.Close()
+		close(closed)
+		return
 	}
-	e.Close()
+	// The server stops now; closing its listeners waits up to a second for
+	// the other members' connections, so that goes on in the background.
+	e.Server.HardStop()
+	go func() {
+		e.Close()
+		close(closed)
+	}()
+}
+
+// wait returns once member i's last stop has released its ports.
+func (c *Cluster) wait(i int) {
+	c.mu.Lock()
+	closed := c.members[i].closed
+	c.mu.Unlock()
+	if closed != nil {
+		<-closed
+	}
 }
 
 // Restart starts stopped member i again on its data and ports, and returns
 // once it serves, which needs a quorum of members running. Restarting a
 // running member does nothing.
 func (c *Cluster) Restart(i int) error {
+	c.members[i].op.Lock()
+	defer c.members[i].op.Unlock()
 	c.mu.Lock()
 	m := c.members[i]
 	running := m.etcd != nil
@@ -302,6 +335,8 @@ func (c *Cluster) Restart(i int) error {
 	if running {
 		return nil
 	}
+	c.wait(i)
+	m.quiet.Store(false)
 	e, err := c.launch(m)
 	if err != nil {
 		return err
@@ -356,13 +391,28 @@ func (c *Cluster) AppliedIndex(i int) uint64 {
 // Close stops every member at once (members stopping together cannot hand
 // leadership over). The data stays in the directory.
 func (c *Cluster) Close() {
-	var wg sync.WaitGroup
 	for i := range c.members {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c.stop(i, true)
-		}()
+		c.stop(i, true)
 	}
-	wg.Wait()
+	for i := range c.members {
+		c.wait(i)
+	}
+}
+
+// quietCore drops a member's log entries once it is stopping, when its
+// listeners report errors that are expected.
+type quietCore struct {
+	zapcore.Core
+	quiet *atomic.Bool
+}
+
+func (q quietCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	if q.quiet.Load() {
+		return ce
+	}
+	return q.Core.Check(e, ce)
+}
+
+func (q quietCore) With(fields []zapcore.Field) zapcore.Core {
+	return quietCore{Core: q.Core.With(fields), quiet: q.quiet}
 }
