@@ -75,12 +75,15 @@ awk -F'\t' '
   END {
     print "| workload | unit | promo | PostgreSQL | Redis | promo / PostgreSQL | promo / Redis |"
     print "|---|---|---:|---:|---:|---:|---:|"
-    n = split("W1 W1-cli W2 W3 W3@64 W3-race disk", order, " ")
+    n = split("W1 W1-cli W2 W2-floor W3 W3-idem W3@64 W3-race disk", order, " ")
     for (i = 1; i <= n; i++) {
       k = order[i]; if (!(k in w)) continue
-      p = v["appliance|" k]; g = v["postgresql|" (k == "W1-cli" ? "W1" : k)]; r = v["redis|" (k == "W1-cli" ? "W1" : k)]
+      peer = k; if (k == "W1-cli") peer = "W1"; if (k == "W2-floor") peer = "W2"; if (k == "W3-idem") peer = "W3"
+      p = v["appliance|" k]; g = v["postgresql|" peer]; r = v["redis|" peer]
       rg = (num(g) > 0 && num(p) > 0) ? sprintf("%.2f×", num(p) / num(g)) : "–"
       rr = (num(r) > 0 && num(p) > 0) ? sprintf("%.2f×", num(p) / num(r)) : "–"
       printf "| %s | %s | %s | %s | %s | %s | %s |\n", k, u[k], p, (g == "" ? "–" : g), (r == "" ? "–" : r), rg, rr
     }
+    for (key in v) if (split(key, parts, "|") == 2 && parts[1] == "disk" && parts[2] ~ /^fdatasync/)
+      printf "| ceiling: %s | %s | %s | | | | |\n", parts[2], u[parts[2]], v[key]
   }' "$OUT/results.tsv" | tee "$OUT/table.md"
