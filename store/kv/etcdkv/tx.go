@@ -1,0 +1,341 @@
+package etcdkv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"promo/store/kv"
+)
+
+// tx is a transaction over one snapshot: a View's, or one attempt of an
+// Update's (then writes, reads and spans are set).
+type tx struct {
+	e   *Engine
+	ctx context.Context // an Update's deadline; nil in a View: each read gets Options.Timeout
+	rev int64           // the snapshot; 0 until the first read fixes it
+	err error
+
+	// optimistic: the first read may be served by any member, however far
+	// behind (Options.OptimisticReads). fresh: the snapshot is known to have
+	// been current during the transaction (a linearizable read, or a Txn's
+	// answer, fixed it).
+	optimistic, fresh bool
+
+	writes   *writeSet
+	reads    map[string]read // keys got from the snapshot: the read set
+	spans    []span          // parts of ranges scanned
+	prefetch map[string]read // values at rev brought back by the last failed commit
+}
+
+// read is what the snapshot holds at a key.
+type read struct {
+	mod   int64  // ModRevision; 0 when absent
+	value []byte // nil when absent
+}
+
+// span is the etcd key range [start, end) a Scan visited.
+type span struct{ start, end string }
+
+// errCompacted marks a snapshot that etcd compacted away: an Update runs
+// again on a newer one.
+var errCompacted = errors.New("the snapshot was compacted")
+
+func (t *tx) Err() error { return t.err }
+
+func (t *tx) fail(err error) {
+	if t.err == nil {
+		t.err = err
+	}
+}
+
+// get runs one ranged Get at the snapshot, fixing it on the first read.
+func (t *tx) get(key string, opts ...clientv3.OpOption) (*clientv3.GetResponse, error) {
+	ctx := t.ctx
+	if ctx == nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(t.e.ctx, t.e.opts.Timeout)
+		defer cancel()
+	}
+	if t.rev == 0 {
+		if t.optimistic {
+			opts = append(opts, clientv3.WithSerializable())
+		}
+		resp, err := t.e.cli.Get(ctx, key, opts...)
+		if err != nil {
+			return nil, t.e.readError(ctx, err)
+		}
+		t.rev, t.fresh = resp.Header.Revision, !t.optimistic
+		return resp, nil
+	}
+	at := append(opts, clientv3.WithRev(t.rev))
+	resp, err := t.e.cli.Get(ctx, key, append(at, clientv3.WithSerializable())...)
+	if errors.Is(err, rpctypes.ErrFutureRev) {
+		// That member has not applied the snapshot yet: a linearizable
+		// read waits until it has.
+		resp, err = t.e.cli.Get(ctx, key, at...)
+	}
+	if err != nil {
+		if errors.Is(err, rpctypes.ErrCompacted) {
+			return nil, fmt.Errorf("etcdkv: revision %d: %w: %w", t.rev, errCompacted, kv.ErrUnavailable)
+		}
+		return nil, t.e.readError(ctx, err)
+	}
+	return resp, nil
+}
+
+// readError describes a failed read.
+func (e *Engine) readError(ctx context.Context, err error) error {
+	if e.closed.Load() {
+		return fmt.Errorf("etcdkv: read: %w", kv.ErrClosed)
+	}
+	if transient(err) || ctx.Err() != nil {
+		return fmt.Errorf("etcdkv: read: etcd cannot answer (no leader, or no reply within %v): %v: %w", e.opts.Timeout, err, kv.ErrUnavailable)
+	}
+	return fmt.Errorf("etcdkv: read: %w", err)
+}
+
+func value(kv *mvccpb.KeyValue) []byte {
+	if kv.Value == nil {
+		return []byte{} // present, empty
+	}
+	return kv.Value
+}
+
+func (t *tx) Get(b kv.Bucket, key []byte) []byte {
+	if t.err != nil {
+		return nil
+	}
+	ek := t.e.bucketPrefix(b) + string(key)
+	if t.writes != nil {
+		if w, ok := t.writes.get(ek); ok {
+			if w.del {
+				return nil
+			}
+			return w.value
+		}
+	}
+	if t.reads != nil {
+		if r, ok := t.reads[ek]; ok {
+			return r.value
+		}
+		if r, ok := t.prefetch[ek]; ok {
+			t.reads[ek] = r
+			return r.value
+		}
+	}
+	resp, err := t.get(ek)
+	if err != nil {
+		t.fail(err)
+		return nil
+	}
+	var r read
+	if len(resp.Kvs) > 0 {
+		r = read{mod: resp.Kvs[0].ModRevision, value: value(resp.Kvs[0])}
+	}
+	if t.reads != nil {
+		t.reads[ek] = r
+	}
+	return r.value
+}
+
+// Pages of a Scan start small, for the Scans that want a key or two, and
+// grow while their values stay small.
+const (
+	minPage   = 16
+	maxPage   = 1024
+	pageBytes = 1 << 20
+)
+
+func nextPage(page int, kvs []*mvccpb.KeyValue) int {
+	n := 0
+	for _, kv := range kvs {
+		n += len(kv.Key) + len(kv.Value)
+	}
+	switch {
+	case n > pageBytes && page > 1:
+		return page / 2
+	case n < pageBytes/2 && page < maxPage:
+		return page * 2
+	}
+	return page
+}
+
+// pager yields the snapshot's keys of [lo, hi) in order, a page at a time.
+type pager struct {
+	t       *tx
+	lo, hi  string // what is left to fetch
+	reverse bool
+	page    int
+	buf     []*mvccpb.KeyValue
+	more    bool
+}
+
+// next returns the next key of the snapshot, nil at the end or on failure.
+func (p *pager) next() *mvccpb.KeyValue {
+	for len(p.buf) == 0 {
+		if !p.more || p.t.err != nil {
+			return nil
+		}
+		p.fetch()
+	}
+	kv := p.buf[0]
+	p.buf = p.buf[1:]
+	return kv
+}
+
+func (p *pager) fetch() {
+	if !p.reverse {
+		resp, err := p.t.get(p.lo, clientv3.WithRange(p.hi), clientv3.WithLimit(int64(p.page)))
+		if err != nil {
+			p.t.fail(err)
+			return
+		}
+		p.buf, p.more = resp.Kvs, resp.More
+		if n := len(resp.Kvs); n > 0 {
+			p.lo = string(resp.Kvs[n-1].Key) + "\x00"
+		}
+		p.page = nextPage(p.page, resp.Kvs)
+		return
+	}
+	// etcd sorts a descending range in full before it applies the limit:
+	// sort the keys only (its in-memory index), then fetch the page's
+	// values in ascending order, which etcd limits as it reads.
+	keys, err := p.t.get(p.lo, clientv3.WithRange(p.hi), clientv3.WithKeysOnly(),
+		clientv3.WithSort(clientv3.SortByKey, clientv3.SortDescend), clientv3.WithLimit(int64(p.page)))
+	if err != nil {
+		p.t.fail(err)
+		return
+	}
+	p.more = keys.More
+	n := len(keys.Kvs)
+	if n == 0 {
+		p.buf = nil
+		return
+	}
+	first, last := string(keys.Kvs[n-1].Key), string(keys.Kvs[0].Key)
+	vals, err := p.t.get(first, clientv3.WithRange(last+"\x00"), clientv3.WithLimit(int64(n)))
+	if err != nil {
+		p.t.fail(err)
+		return
+	}
+	if len(vals.Kvs) != n {
+		p.t.fail(fmt.Errorf("etcdkv: scan: %d keys at revision %d but %d values", n, p.t.rev, len(vals.Kvs)))
+		return
+	}
+	p.buf = make([]*mvccpb.KeyValue, n)
+	for i, kv := range vals.Kvs {
+		p.buf[n-1-i] = kv
+	}
+	p.hi = first
+	p.page = nextPage(p.page, vals.Kvs)
+}
+
+func (t *tx) Scan(b kv.Bucket, r kv.Range, fn func(k, v []byte) bool) {
+	if t.err != nil {
+		return
+	}
+	bp := t.e.bucketPrefix(b)
+	lo, hi := bp+string(r.Start), string(kv.PrefixEnd([]byte(bp)))
+	if r.End != nil {
+		hi = bp + string(r.End)
+	}
+	if lo >= hi {
+		return
+	}
+	p := &pager{t: t, lo: lo, hi: hi, reverse: r.Reverse, page: minPage, more: true}
+	// before reports whether key a comes before key b in the Scan's order.
+	before := func(a, b string) bool { return a < b }
+	nextWrite := func(after string) (write, bool) { return t.writes.ceil(after, hi) }
+	if r.Reverse {
+		before = func(a, b string) bool { return a > b }
+		nextWrite = func(after string) (write, bool) { return t.writes.floorBelow(after, lo) }
+	}
+	var w write
+	wok := false
+	if t.writes != nil {
+		if r.Reverse {
+			w, wok = nextWrite(hi)
+		} else {
+			w, wok = nextWrite(lo)
+		}
+	}
+	var last string // the last key fn was given
+	stopped := false
+	snap := p.next()
+	for t.err == nil {
+		if wok && (snap == nil || !before(string(snap.Key), w.key)) {
+			// The transaction's own write comes first, or shadows the
+			// snapshot's key.
+			if snap != nil && string(snap.Key) == w.key {
+				snap = p.next()
+			}
+			cur := w
+			if r.Reverse {
+				w, wok = nextWrite(cur.key)
+			} else {
+				w, wok = nextWrite(cur.key + "\x00")
+			}
+			if cur.del {
+				continue
+			}
+			last = cur.key
+			if !fn([]byte(cur.key[len(bp):]), cur.value) {
+				stopped = true
+				break
+			}
+			continue
+		}
+		if snap == nil {
+			break
+		}
+		last = string(snap.Key)
+		if !fn(snap.Key[len(bp):], value(snap)) {
+			stopped = true
+			break
+		}
+		snap = p.next()
+	}
+	if t.reads == nil || t.err != nil {
+		return
+	}
+	s := span{lo, hi}
+	if stopped {
+		if r.Reverse {
+			s.start = last
+		} else {
+			s.end = last + "\x00"
+		}
+	}
+	t.spans = append(t.spans, s)
+}
+
+func (t *tx) Put(b kv.Bucket, key, value []byte) {
+	v := make([]byte, len(value))
+	copy(v, value)
+	t.set(write{key: t.e.bucketPrefix(b) + string(key), value: v})
+}
+
+func (t *tx) Delete(b kv.Bucket, key []byte) {
+	t.set(write{key: t.e.bucketPrefix(b) + string(key), del: true})
+}
+
+func (t *tx) set(w write) {
+	if t.err != nil {
+		return
+	}
+	if t.writes == nil {
+		t.fail(fmt.Errorf("etcdkv: a write in a view: %w", kv.ErrReadOnly))
+		return
+	}
+	t.writes.set(w)
+	if n := t.writes.len(); n > t.e.opts.MaxOps {
+		t.fail(fmt.Errorf("etcdkv: the update writes more than %d keys: %w", t.e.opts.MaxOps, kv.ErrTooLarge))
+	} else if t.writes.bytes > t.e.opts.MaxBytes {
+		t.fail(fmt.Errorf("etcdkv: the update writes more than %d bytes: %w", t.e.opts.MaxBytes, kv.ErrTooLarge))
+	}
+}
