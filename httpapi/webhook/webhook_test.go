@@ -6,9 +6,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -274,4 +278,78 @@ func TestSign(t *testing.T) {
 	mac := hmac.New(sha256.New, []byte("whsec_test"))
 	mac.Write([]byte(`1764000000.{"seq":1}`))
 	require.Equal(t, "t=1764000000,v1="+hex.EncodeToString(mac.Sum(nil)), got)
+}
+
+// The receivers README shows, in Go and in Python, run as their own
+// processes: each verifies every signature and gets every event.
+func TestDispatcher_READMEReceivers(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cmd  func(addr string) *exec.Cmd
+	}{
+		{"Go", func(addr string) *exec.Cmd {
+			bin := filepath.Join(t.TempDir(), "receiver")
+			build := exec.Command("go", "build", "-o", bin, ".")
+			build.Dir = "testdata/receiver"
+			out, err := build.CombinedOutput()
+			require.NoError(t, err, "%s", out)
+			return exec.Command(bin, addr)
+		}},
+		{"Python", func(addr string) *exec.Cmd {
+			python, err := exec.LookPath("python3")
+			if err != nil {
+				t.Skip("python3 is not installed")
+			}
+			_, port, _ := net.SplitHostPort(addr)
+			return exec.Command(python, "testdata/receiver.py", port)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openStore(t, filepath.Join(t.TempDir(), "promo.db"))
+			defer s.Close()
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			require.NoError(t, err)
+			addr := ln.Addr().String()
+			ln.Close()
+			w, secret, err := s.CreateWebhook(ctx, store.WebhookSpec{URL: "http://" + addr + "/promo", Events: []string{"*"}})
+			require.NoError(t, err)
+			cmd := tc.cmd(addr)
+			cmd.Env = append(os.Environ(), "PROMO_WEBHOOK_SECRET="+secret)
+			var out syncBuffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			require.NoError(t, cmd.Start())
+			defer func() { cmd.Process.Kill(); cmd.Wait() }()
+			stop := run(t, s, Options{Backoff: func(int) time.Duration { return 50 * time.Millisecond }})
+			defer stop()
+			work(t, s, "c", 3)
+			last, _ := s.LastEventSeq()
+			require.Eventually(t, func() bool {
+				ws, _ := s.Webhooks()
+				return len(ws) == 1 && ws[0].Delivered == last
+			}, 20*time.Second, 20*time.Millisecond, "receiver output: %s", out.String())
+			for seq := uint64(1); seq <= last; seq++ {
+				require.Contains(t, out.String(), fmt.Sprintf("%d ", seq))
+			}
+			dels, err := s.WebhookDeliveries(w.ID)
+			require.NoError(t, err)
+			require.Equal(t, 204, dels[0].Status)
+		})
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
