@@ -25,8 +25,9 @@ const (
 	exitUnreachable = 3 // the database or server could not be reached
 )
 
-// statusOf is the one table from error codes to exit statuses. A code that
-// is not here (a newer server's) is a refusal: the server answered.
+// statusOf is the one table from error codes to exit statuses. It covers
+// every code of store.Codes (a test walks them); a code that is not here
+// (a newer server's) is a refusal: the server answered.
 var statusOf = map[string]int{
 	store.ENotFound:            exitRefused,
 	store.ETypo:                exitRefused,
@@ -46,10 +47,13 @@ var statusOf = map[string]int{
 	store.EForbidden:           exitRefused,
 	store.EUnauthorized:        exitRefused,
 	store.ERateLimited:         exitRefused,
-	store.EInvalid:             exitUsage,
-	httpapi.ETooLarge:          exitUsage,
-	store.EUnavailable:         exitUnreachable,
-	store.EInternal:            exitUnreachable,
+	// A server that refuses the method of one of the client's own routes
+	// (an older or newer promo) has answered, as for an unknown code.
+	store.EMethodNotAllowed: exitRefused,
+	store.EInvalid:          exitUsage,
+	store.ETooLarge:         exitUsage,
+	store.EUnavailable:      exitUnreachable,
+	store.EInternal:         exitUnreachable,
 }
 
 // exitError is an error the command line decides on itself: its exit
@@ -111,7 +115,7 @@ func exitStatus(err error) int {
 		}
 		return exitRefused
 	}
-	return exitUnreachable // locked, socket and file errors, anything unexpected
+	return exitUnreachable // socket and file errors, anything unexpected
 }
 
 // describeError returns the vocabulary code and the one-line message to
@@ -132,9 +136,7 @@ func describeError(err error) (code, message string) {
 		}
 		return store.EInternal, msg + `: run "promo check" to verify the database, and report this if it happens again`
 	case errors.As(err, &se):
-		return se.Code, store.ErrorMessage(err)
-	case errors.Is(err, store.ErrLocked):
-		return store.EUnavailable, err.Error()
+		return se.Code, store.ErrorMessage(err) // store.ErrLocked among them: unavailable
 	}
 	return store.EInternal, "internal error: " + err.Error()
 }

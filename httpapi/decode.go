@@ -19,7 +19,7 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return nil, &store.Error{Code: ETooLarge, Message: fmt.Sprintf("the request body is larger than %d bytes", limit)}
+		return nil, &store.Error{Code: store.ETooLarge, Message: fmt.Sprintf("the request body is larger than %d bytes", limit)}
 	}
 	if err != nil {
 		return nil, &store.Error{Code: store.EInvalid, Message: "reading the request body: " + err.Error()}

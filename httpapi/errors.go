@@ -10,13 +10,8 @@ import (
 	"promo/store"
 )
 
-// Codes the HTTP layer adds to the store's vocabulary.
-const (
-	ETooLarge         = "too_large"
-	EMethodNotAllowed = "method_not_allowed"
-)
-
-// statusOf is the one table from error codes to HTTP statuses.
+// statusOf is the one table from error codes to HTTP statuses. It covers
+// every code of store.Codes (a test walks them).
 var statusOf = map[string]int{
 	store.ENotFound:            http.StatusNotFound,
 	store.ETypo:                http.StatusUnprocessableEntity,
@@ -39,8 +34,8 @@ var statusOf = map[string]int{
 	store.EHeld:                http.StatusConflict,
 	store.EUnavailable:         http.StatusServiceUnavailable,
 	store.EInternal:            http.StatusInternalServerError,
-	ETooLarge:                  http.StatusRequestEntityTooLarge,
-	EMethodNotAllowed:          http.StatusMethodNotAllowed,
+	store.ETooLarge:            http.StatusRequestEntityTooLarge,
+	store.EMethodNotAllowed:    http.StatusMethodNotAllowed,
 }
 
 // StatusOf returns the HTTP status for an error code (500 when unknown).

@@ -49,7 +49,7 @@ type limitedBody struct {
 func (b *limitedBody) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	if _, ok := err.(*http.MaxBytesError); ok {
-		return n, &store.Error{Code: ETooLarge, Message: fmt.Sprintf("the upload is larger than %d bytes; split it", b.limit)}
+		return n, &store.Error{Code: store.ETooLarge, Message: fmt.Sprintf("the upload is larger than %d bytes; split it", b.limit)}
 	}
 	return n, err
 }

@@ -111,7 +111,7 @@ func TestUpload_TooLargeIs413(t *testing.T) {
 	for _, path := range []string{"/v1/campaigns/c/import", "/v1/campaigns/c/assign"} {
 		status, _, b := e.req(admin, "POST", path, big, "Content-Type", "text/csv")
 		require.Equal(t, http.StatusRequestEntityTooLarge, status, "%s %s", path, b)
-		require.Equal(t, ETooLarge, errCode(t, b))
+		require.Equal(t, store.ETooLarge, errCode(t, b))
 	}
 	var c store.Campaign
 	e.must(200, issuer, "GET", "/v1/campaigns/c", nil, &c)
