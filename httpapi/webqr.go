@@ -6,11 +6,8 @@ import (
 	"image"
 	"image/color"
 	"image/png"
-	"net/http"
 
 	"github.com/boombuler/barcode/qr"
-
-	"promo/store"
 )
 
 // QRQuietZone is the white border, in modules, around every QR image: the
@@ -72,34 +69,4 @@ func QRModules(text string) ([][]bool, error) {
 		}
 	}
 	return m, nil
-}
-
-// codeQR serves GET /v1/codes/{code}/qr.png: the code, looked up as a till
-// would, as a QR image of its display form (?size= pixels, 64 to 2048,
-// default 256). Unknown codes are not_found and cost the caller a token
-// of its failed-lookup bucket, as GET /v1/codes/{code} does.
-func (s *Server) codeQR(w http.ResponseWriter, r *http.Request) error {
-	size, err := intParam(r, "size", 256)
-	if err != nil {
-		return err
-	}
-	if size < 64 || size > 2048 {
-		return &store.Error{Code: store.EInvalid, Field: "size", Message: fmt.Sprintf("size: want 64 to 2048 pixels, got %d", size)}
-	}
-	c, err := s.lookupCode(r)
-	if err != nil {
-		return err
-	}
-	img, err := QRPNG(c.Code, size)
-	if err != nil {
-		return err
-	}
-	h := w.Header()
-	h.Set("Content-Type", "image/png")
-	h.Set("Cache-Control", "private, max-age=86400")
-	h.Set("Content-Length", fmt.Sprint(len(img)))
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(http.StatusOK)
-	_, err = w.Write(img)
-	return err
 }
