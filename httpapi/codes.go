@@ -8,6 +8,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"promo/httpapi/qr"
 	"promo/store"
 )
 
@@ -102,7 +103,7 @@ func (s *Server) codeQR(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	img, err := QRPNG(c.Code, size)
+	img, err := qr.PNG(c.Code, size)
 	if err != nil {
 		return err
 	}
