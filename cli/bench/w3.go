@@ -52,7 +52,7 @@ func (s *benchServer) w3(ctx context.Context, codes []string, clients, k int, id
 				body, key := []byte(`{"code":"`+code+`"}`), ""
 				if idem {
 					body = []byte(`{"code":"` + code + `","customer_id":"cust-` + code + `","order_amount":5000,"currency":"EUR","terminal":"till-` + strconv.Itoa(i) + `"}`)
-					key = "till-" + strconv.Itoa(i) + "-sale-" + strconv.Itoa(j)
+					key = "till-" + strconv.Itoa(i) + "-" + code + "-" + strconv.Itoa(j)
 				}
 				t0 := time.Now()
 				status, b, err := conn.postIdem("/v1/redeem", s.posKey, key, body)
