@@ -1,5 +1,6 @@
 # promo: one binary, one bbolt file. A new user needs two commands:
 #   make run    build, then serve the API on :8080 with ./promo.db
+#   make lint   gofmt, vet and staticcheck (.ci/run runs it before make test)
 #   make test   vet, the race-enabled test suite (unit, API, CLI, browser and
 #               end-to-end tests against the built binary) and short fuzz runs
 GO       ?= go
@@ -53,6 +54,6 @@ bench: build
 bench-peers: build  # PEERS_DIR=/path/to/shared/peers if it is not ../shared/peers
 	bash .ci/bench-peers.sh
 
+# gofmt, go vet and staticcheck (pinned, from the module proxy; see .ci/lint.sh).
 lint:
-	@test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
-	$(GO) vet ./...
+	GO=$(GO) bash .ci/lint.sh

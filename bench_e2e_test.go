@@ -1,5 +1,9 @@
 package main
 
+// promo bench, the load generator, run at tiny sizes against fresh
+// servers of the built binary: it prints its RESULT lines and refuses an
+// unknown workload.
+
 import (
 	"os/exec"
 	"strings"

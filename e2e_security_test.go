@@ -2,6 +2,11 @@
 
 package main
 
+// Security as a user meets it: one API key's failed lookups never slow
+// another's, the logs name routes and never codes, free text refuses
+// control characters and CSV exports defuse spreadsheet formulas, and
+// HTTPS with a self-signed or an own certificate.
+
 import (
 	"crypto/ecdsa"
 	"crypto/elliptic"

@@ -1,5 +1,9 @@
 package main
 
+// The admin socket's owner check: a socket another user listens on is
+// refused with exit 3, and nothing is sent to it (Linux only: it needs
+// the peer credentials of a unix socket and a second user).
+
 import (
 	"fmt"
 	"io"

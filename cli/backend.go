@@ -2,8 +2,16 @@ package cli
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
+	"io/fs"
+	"log/slog"
+	"os"
 
+	urfave "github.com/urfave/cli/v2"
+
+	"promo/httpapi"
 	"promo/store"
 )
 
@@ -41,4 +49,67 @@ type Backend interface {
 	Close() error
 }
 
-var _ Backend = (*store.Store)(nil)
+var (
+	_ Backend = (*store.Store)(nil)
+	_ Backend = (*httpapi.Client)(nil)
+)
+
+// open returns the backend for the database --db names: the running
+// server, through FILE.sock, when one answers; otherwise the file itself.
+// A socket of another user than the database's owner (or root) is refused
+// with exit 3, never used and never worked around by opening the file (see
+// trustSocket). Unless create is set, a database file that does not exist
+// is an error rather than a new empty database.
+func (e *env) open(c *urfave.Context, create bool) (Backend, error) {
+	path := c.String("db")
+	if path == "" {
+		return nil, usageErrorf("--db: give the database file, e.g. --db promo.db")
+	}
+	sock := path + ".sock"
+	var dialErr error
+	if _, err := os.Lstat(sock); err == nil {
+		if err := trustSocket(sock, path); err != nil {
+			return nil, err
+		}
+		client, err := httpapi.DialChecked(sock, checkListener(sock, path))
+		if err == nil {
+			return client, nil
+		}
+		if errors.Is(err, httpapi.ErrUntrustedSocket) {
+			return nil, err // a listener not to be trusted: never fall back
+		}
+		dialErr = err
+	}
+	if !create {
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			return nil, unreachable(fmt.Sprintf("no database at %s: point --db (or PROMO_DB) at your database, or start one with `promo --db %s campaign create`", path, path), err)
+		}
+	}
+	st, err := store.Open(path, store.Options{Logger: e.logger(slog.LevelWarn)})
+	if errors.Is(err, store.ErrLocked) {
+		why := "it has no admin socket (" + sock + ")"
+		if dialErr != nil {
+			why = "its admin socket " + sock + " does not answer"
+		}
+		return nil, unreachable(fmt.Sprintf("%s is in use by another promo process and %s: wait for that process to finish or stop it, then retry", path, why), err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// withBackend opens the backend, runs fn with it and closes it. The store
+// saves its filter on Close; a failure there is reported when fn succeeded.
+func (e *env) withBackend(c *urfave.Context, create bool, fn func(Backend) error) (err error) {
+	b, err := e.open(c, create)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := b.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	return fn(b)
+}

@@ -9,6 +9,7 @@ import (
 	urfave "github.com/urfave/cli/v2"
 
 	"promo/gen"
+	"promo/httpapi"
 	"promo/store"
 )
 
@@ -242,7 +243,7 @@ func (e *env) campaignListCommand() *urfave.Command {
 					if list == nil {
 						list = []*store.Campaign{}
 					}
-					return e.printJSON(map[string]any{"campaigns": list})
+					return e.printJSON(httpapi.CampaignList{Campaigns: list})
 				}
 				if len(list) == 0 {
 					fmt.Fprintln(e.stdout, "no campaigns yet: create one with `promo campaign create ID --percent 10`")

@@ -58,6 +58,18 @@ func TestExitStatus(t *testing.T) {
 	}
 }
 
+// The code → exit status table covers the whole vocabulary and nothing
+// else: a new code in store.Codes fails here until it has an exit status.
+func TestStatusOf_CoversEveryCode(t *testing.T) {
+	for _, code := range store.Codes {
+		s, ok := statusOf[code]
+		require.True(t, ok, "statusOf has no exit status for %q", code)
+		require.Contains(t, []int{exitRefused, exitUsage, exitUnreachable}, s, code)
+		require.Equal(t, s, exitStatus(store.Errorf(code, "x")), code)
+	}
+	require.Len(t, statusOf, len(store.Codes), "statusOf maps only codes of store.Codes")
+}
+
 func TestDescribeError_InternalCauseHidden(t *testing.T) {
 	err := &store.Error{Code: store.EInternal, Message: "read code", Err: errors.New("page 7 corrupt")}
 	code, msg := describeError(err)

@@ -86,7 +86,7 @@ func (e *env) listKeys(c *urfave.Context) error {
 			if keys == nil {
 				keys = []store.Key{}
 			}
-			return e.printJSON(map[string]any{"keys": keys})
+			return e.printJSON(httpapi.KeyList{Keys: keys})
 		}
 		if len(keys) == 0 {
 			fmt.Fprintln(e.stdout, "no API keys yet: create one with `promo keys create NAME --role pos`")

@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"promo/httpapi"
+	"promo/httpapi/qr"
 )
 
 // qrImageSize is the least width in pixels of the PNGs export --qr writes:
@@ -45,7 +45,7 @@ func (q *qrWriter) write(code string) error {
 	if code == "" || code != filepath.Base(code) || code[0] == '.' {
 		return fmt.Errorf("code %q cannot name a file", code)
 	}
-	img, err := httpapi.QRPNG(code, qrImageSize)
+	img, err := qr.PNG(code, qrImageSize)
 	if err != nil {
 		return err
 	}

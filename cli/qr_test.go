@@ -12,7 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"promo/httpapi"
+	"promo/httpapi/qr"
 )
 
 // export --qr DIR writes, beside the CSV, one PNG per exported code named
@@ -44,16 +44,16 @@ func TestExport_QR_WritesOnePNGPerCode(t *testing.T) {
 		img, err := png.Decode(bytes.NewReader(b))
 		require.NoError(t, err, "%s is a valid PNG", name)
 		code := strings.TrimSuffix(name, ".png")
-		m, err := httpapi.QRModules(code)
+		m, err := qr.Modules(code)
 		require.NoError(t, err)
-		n := len(m) + 2*httpapi.QRQuietZone
+		n := len(m) + 2*qr.QuietZone
 		scale := img.Bounds().Dx() / n
 		require.Equal(t, img.Bounds().Dx(), img.Bounds().Dy())
 		require.Equal(t, n*scale, img.Bounds().Dx(), "whole-pixel modules")
 		require.GreaterOrEqual(t, img.Bounds().Dx(), qrImageSize)
 		for y := range m { // the image is the code's symbol
 			for x := range m[y] {
-				r, _, _, _ := img.At((x+httpapi.QRQuietZone)*scale+scale/2, (y+httpapi.QRQuietZone)*scale+scale/2).RGBA()
+				r, _, _, _ := img.At((x+qr.QuietZone)*scale+scale/2, (y+qr.QuietZone)*scale+scale/2).RGBA()
 				require.Equal(t, m[y][x], r < 0x8000, "%s module %d,%d", code, x, y)
 			}
 		}

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -130,4 +131,17 @@ func TestPlainHTTPWarning(t *testing.T) {
 		require.Equal(t, warn, plainHTTPWarning(addr) != "", addr)
 	}
 	require.Contains(t, plainHTTPWarning(":8080"), "(every interface): API keys and codes cross the network in clear")
+}
+
+func TestLogBuffer_WritesInBatchesAndOnClose(t *testing.T) {
+	var out syncBuffer
+	b := newLogBuffer(&out, 20*time.Millisecond)
+	fmt.Fprintln(b, "first")
+	require.Empty(t, out.String(), "buffered, not written at once")
+	require.Eventually(t, func() bool { return out.String() == "first\n" }, 2*time.Second, 5*time.Millisecond)
+	slow := newLogBuffer(&out, time.Hour)
+	fmt.Fprintln(slow, "last")
+	require.NoError(t, slow.Close())
+	require.Equal(t, "first\nlast\n", out.String(), "Close writes what is left")
+	require.NoError(t, b.Close())
 }

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -237,13 +236,8 @@ func TestAPI_ImportAndBulkAssign(t *testing.T) {
 	e.campaign("c", `, "kind": "welcome"`)
 	status, _, b := e.req(admin, "POST", "/v1/campaigns/c/import", []byte("code\nSPRING-1\nSPRING_2\n"), "Content-Type", "text/csv")
 	require.Equal(t, 400, status)
-	var body struct {
-		Error struct {
-			Details []store.ImportProblem `json:"details"`
-		} `json:"error"`
-	}
-	require.NoError(t, json.Unmarshal(b, &body))
-	require.Equal(t, 3, body.Error.Details[0].Line)
+	_, problems := refusal(t, b)
+	require.Equal(t, 3, problems[0].Line)
 	var res store.ImportResult
 	e.must(201, admin, "POST", "/v1/campaigns/c/import?skip_invalid=true", []byte("code\nSPRING-1\nSPRING_2\n"), &res, "Content-Type", "text/csv")
 	require.Equal(t, 1, res.Imported)

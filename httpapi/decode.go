@@ -6,26 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"reflect"
 	"strings"
 
 	"promo/store"
 )
-
-// readBody reads the whole request body within limit bytes. An oversize
-// body is too_large (413).
-func readBody(r *http.Request, limit int64) ([]byte, error) {
-	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return nil, &store.Error{Code: ETooLarge, Message: fmt.Sprintf("the request body is larger than %d bytes", limit)}
-	}
-	if err != nil {
-		return nil, &store.Error{Code: store.EInvalid, Message: "reading the request body: " + err.Error()}
-	}
-	return b, nil
-}
 
 // decodeJSON decodes body into dst strictly: one JSON object, no unknown
 // fields, each value of its field's type. Errors are invalid_request and

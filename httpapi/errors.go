@@ -3,20 +3,16 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 
 	"promo/store"
 )
 
-// Codes the HTTP layer adds to the store's vocabulary.
-const (
-	ETooLarge         = "too_large"
-	EMethodNotAllowed = "method_not_allowed"
-)
-
-// statusOf is the one table from error codes to HTTP statuses.
+// statusOf is the one table from error codes to HTTP statuses. It covers
+// every code of store.Codes (a test walks them).
 var statusOf = map[string]int{
 	store.ENotFound:            http.StatusNotFound,
 	store.ETypo:                http.StatusUnprocessableEntity,
@@ -39,8 +35,8 @@ var statusOf = map[string]int{
 	store.EHeld:                http.StatusConflict,
 	store.EUnavailable:         http.StatusServiceUnavailable,
 	store.EInternal:            http.StatusInternalServerError,
-	ETooLarge:                  http.StatusRequestEntityTooLarge,
-	EMethodNotAllowed:          http.StatusMethodNotAllowed,
+	store.ETooLarge:            http.StatusRequestEntityTooLarge,
+	store.EMethodNotAllowed:    http.StatusMethodNotAllowed,
 }
 
 // StatusOf returns the HTTP status for an error code (500 when unknown).
@@ -49,22 +45,6 @@ func StatusOf(code string) int {
 		return s
 	}
 	return http.StatusInternalServerError
-}
-
-// ErrorBody is every error response: {"error": {"code", "message"}}.
-type ErrorBody struct {
-	Error ErrorDetail `json:"error"`
-}
-
-// ErrorDetail names the error; Field and Details appear when known. For
-// an upload refused for its bad lines, Details lists the first 100 and
-// DetailsTotal counts them all.
-type ErrorDetail struct {
-	Code         string `json:"code"`
-	Message      string `json:"message"`
-	Field        string `json:"field,omitempty"`
-	Details      any    `json:"details,omitempty"`
-	DetailsTotal int    `json:"details_total,omitempty"`
 }
 
 // errorBody turns any error into the body to send; unexpected errors say
@@ -90,24 +70,47 @@ func writeError(w http.ResponseWriter, log *slog.Logger, route string, err error
 	writeJSON(w, StatusOf(body.Error.Code), body)
 }
 
-var contentTypeJSON = []string{"application/json"}
-
-// jsonAppender is implemented by the answers encoded by hand on hot paths
-// (validations, redemptions); their output is byte for byte encoding/json's
-// (the store's FuzzJSONEncoding holds them to it).
-type jsonAppender interface{ AppendJSON([]byte) []byte }
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	h := w.Header()
-	h["Content-Type"] = contentTypeJSON
-	if a, ok := v.(jsonAppender); ok {
-		b := append(a.AppendJSON(make([]byte, 0, 256)), '\n')
-		h["Content-Length"] = []string{strconv.Itoa(len(b))}
-		w.WriteHeader(status)
-		w.Write(b)
-		return
+// decodeError reads an error body, as errorBody wrote it, back into the
+// error it stands for: a *store.Error with its code, message and field,
+// the bad lines of an upload in Details (other details are dropped), and
+// inside a *store.UploadError when the body counts them. It is the
+// Client's side of errorBody.
+func decodeError(r io.Reader, status int) error {
+	b, _ := io.ReadAll(io.LimitReader(r, 16<<20))
+	body, err := readErrorBody(b)
+	if err != nil || body.Error.Code == "" {
+		return &store.Error{Code: store.EInternal, Message: fmt.Sprintf("the server answered %d without an error body", status)}
 	}
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	_ = enc.Encode(v)
+	d := body.Error
+	e := &store.Error{Code: d.Code, Message: d.Message, Field: d.Field}
+	if problems, ok := d.problems(); ok {
+		e.Details = problems
+	}
+	if d.DetailsTotal > 0 {
+		return &store.UploadError{Refusal: e, Total: d.DetailsTotal}
+	}
+	return e
+}
+
+// readErrorBody decodes an error body into the one ErrorBody type,
+// keeping its details as raw JSON (Details is then a *json.RawMessage)
+// for the reader to decode as what it expects.
+func readErrorBody(b []byte) (ErrorBody, error) {
+	body := ErrorBody{Error: ErrorDetail{Details: new(json.RawMessage)}}
+	err := json.Unmarshal(b, &body)
+	return body, err
+}
+
+// problems returns the bad lines of an upload from details read by
+// readErrorBody, and whether the details were such a list.
+func (d ErrorDetail) problems() ([]store.ImportProblem, bool) {
+	raw, ok := d.Details.(*json.RawMessage)
+	if !ok || len(*raw) == 0 {
+		return nil, false
+	}
+	var problems []store.ImportProblem
+	if json.Unmarshal(*raw, &problems) != nil {
+		return nil, false
+	}
+	return problems, true
 }

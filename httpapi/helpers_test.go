@@ -146,6 +146,16 @@ func (e *env) generate(id string, n int) []string {
 	return out
 }
 
+// refusal decodes an error body into the one ErrorBody type, as the
+// Client does, with the bad lines of an upload it lists.
+func refusal(t *testing.T, b []byte) (ErrorDetail, []store.ImportProblem) {
+	t.Helper()
+	body, err := readErrorBody(b)
+	require.NoError(t, err, string(b))
+	problems, _ := body.Error.problems()
+	return body.Error, problems
+}
+
 func errCode(t *testing.T, b []byte) string {
 	t.Helper()
 	var body ErrorBody

@@ -3,6 +3,13 @@
 // statuses, and the failed-lookup rate limit — and is the client the CLI
 // uses to talk to a running server over its unix socket. It holds no
 // business rules: every handler decodes, calls one store method, and writes.
+//
+// routes.go is the route table; each resource has one file holding its
+// handlers and, below them, the Client's calls of the same routes
+// (campaigns.go, codes.go, redeem.go, stats.go, admin.go, upload.go), as
+// benbjohnson/wtf's http package does. wire.go declares the JSON bodies
+// both sides share, errors.go the error statuses and the error body in
+// both directions, stream.go the request and response helpers.
 package httpapi
 
 import (
@@ -95,14 +102,6 @@ func (s *Server) lifetime() context.Context {
 	return s.life
 }
 
-// route is one entry of the API: every route declares the role it needs
-// ("" for none).
-type route struct {
-	method, path string
-	role         string
-	handle       func(w http.ResponseWriter, r *http.Request) error
-}
-
 // New returns a server for st.
 func New(st *store.Store, opts Options) *Server {
 	if opts.Logger == nil {
@@ -130,7 +129,7 @@ func New(st *store.Store, opts Options) *Server {
 		limits:  newLookupLimiter(opts.FailedLookupsPerMinute, opts.FailedLookupBurst),
 		uploads: make(chan struct{}, uploadSlots)}
 	s.metrics = newMetrics(st)
-	s.routes = s.apiRoutes()
+	s.routes = s.routeTable()
 	s.router = mux.NewRouter()
 	for _, rt := range s.routes {
 		rt := rt
@@ -154,7 +153,7 @@ func New(st *store.Store, opts Options) *Server {
 		if len(allowed) > 0 {
 			w.Header().Set("Allow", strings.Join(allowed, ", "))
 		}
-		return &store.Error{Code: EMethodNotAllowed, Message: fmt.Sprintf("%s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, strings.Join(allowed, ", "))}
+		return &store.Error{Code: store.EMethodNotAllowed, Message: fmt.Sprintf("%s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, strings.Join(allowed, ", "))}
 	})
 	return s
 }

@@ -290,7 +290,7 @@ func makeCert(key *ecdsa.PrivateKey, names []string, now time.Time) ([]byte, err
 	host, _ := os.Hostname()
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: "promo on " + firstNonEmpty(host, "localhost"), Organization: []string{"promo (self-signed)"}},
+		Subject:               pkix.Name{CommonName: "promo on " + firstOr(host, "localhost"), Organization: []string{"promo (self-signed)"}},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.Add(selfSignedValidity),
 		KeyUsage:              x509.KeyUsageDigitalSignature,
@@ -354,11 +354,4 @@ func writeFileAtomic(path string, data []byte) error {
 		return &store.Error{Code: store.EUnavailable, Message: fmt.Sprintf("cannot write %s: %v", path, err), Err: err}
 	}
 	return nil
-}
-
-func firstNonEmpty(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

@@ -2,11 +2,14 @@ package httpapi
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 
@@ -24,10 +27,6 @@ import (
 // parallel stays bounded too.
 const uploadSlots = 2
 
-// CustomersHeader is the response header of a bulk assignment giving the
-// number of customers in the file, sent before the first row.
-const CustomersHeader = "Promo-Customers"
-
 // upload returns the request body limited to MaxUploadBytes; reading past
 // the limit fails with too_large. It waits for an upload slot first; the
 // returned release frees it.
@@ -39,19 +38,6 @@ func (s *Server) upload(r *http.Request) (io.Reader, func(), error) {
 	}
 	body := &limitedBody{r: http.MaxBytesReader(nil, r.Body, s.opts.MaxUploadBytes), limit: s.opts.MaxUploadBytes}
 	return body, func() { <-s.uploads }, nil
-}
-
-type limitedBody struct {
-	r     io.Reader
-	limit int64
-}
-
-func (b *limitedBody) Read(p []byte) (int, error) {
-	n, err := b.r.Read(p)
-	if _, ok := err.(*http.MaxBytesError); ok {
-		return n, &store.Error{Code: ETooLarge, Message: fmt.Sprintf("the upload is larger than %d bytes; split it", b.limit)}
-	}
-	return n, err
 }
 
 func (s *Server) importCodes(w http.ResponseWriter, r *http.Request) error {
@@ -160,4 +146,61 @@ func (s *Server) assignFile(w http.ResponseWriter, r *http.Request) error {
 		err = ferr
 	}
 	return err
+}
+
+// The Client's side of these routes, over the admin socket.
+
+// Import calls POST /v1/campaigns/{id}/import with the CSV.
+func (c *Client) Import(ctx context.Context, campaignID string, r io.Reader, opts store.ImportOptions) (store.ImportResult, error) {
+	resp, err := c.do(ctx, "POST", "/v1/campaigns/"+esc(campaignID)+"/import?skip_invalid="+strconv.FormatBool(opts.SkipInvalid), r, "text/csv", "")
+	if err != nil {
+		return store.ImportResult{}, err
+	}
+	defer resp.Body.Close()
+	var out store.ImportResult
+	return out, json.NewDecoder(resp.Body).Decode(&out)
+}
+
+// AssignFile posts the CSV file f to POST /v1/campaigns/{id}/assign (the
+// server checks it in full before it gives any code), calls ready with the
+// number of customers the server found, and emits each row with its code
+// as the server streams them back.
+func (c *Client) AssignFile(ctx context.Context, campaignID string, f io.ReadSeeker, channel string, ready func(rows int) error, emit func(store.AssignRow) error) error {
+	path := "/v1/campaigns/" + esc(campaignID) + "/assign?channel=" + url.QueryEscape(channel)
+	resp, err := c.do(ctx, "POST", path, io.NopCloser(f), "text/csv", "application/x-ndjson")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	n, err := strconv.Atoi(resp.Header.Get(CustomersHeader))
+	if err != nil {
+		return &store.Error{Code: store.EInternal, Message: "the server's answer lacks the " + CustomersHeader + " header; is it an older promo?"}
+	}
+	if ready != nil {
+		if err := ready(n); err != nil {
+			return err
+		}
+	}
+	dec := json.NewDecoder(resp.Body)
+	for i := 0; ; i++ {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err == io.EOF {
+			if i < n {
+				return &store.Error{Code: store.EUnavailable, Message: fmt.Sprintf("the server answered %d of %d customers; run again: assigned customers keep their codes", i, n)}
+			}
+			return nil
+		} else if err != nil {
+			return &store.Error{Code: store.EUnavailable, Message: "the server's answer was cut short; run again: assigned customers keep their codes", Err: err}
+		}
+		if bytes.HasPrefix(raw, []byte(`{"error":`)) {
+			return decodeError(bytes.NewReader(raw), 500)
+		}
+		var row store.AssignRow
+		if err := json.Unmarshal(raw, &row); err != nil {
+			return err
+		}
+		if err := emit(row); err != nil {
+			return err
+		}
+	}
 }

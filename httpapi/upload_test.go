@@ -13,16 +13,6 @@ import (
 	"promo/store"
 )
 
-type uploadRefusal struct {
-	Error struct {
-		Code         string                `json:"code"`
-		Message      string                `json:"message"`
-		Field        string                `json:"field"`
-		Details      []store.ImportProblem `json:"details"`
-		DetailsTotal int                   `json:"details_total"`
-	} `json:"error"`
-}
-
 func badLines(header string, n int, line func(i int) string) []byte {
 	var b strings.Builder
 	b.WriteString(header)
@@ -48,16 +38,15 @@ func TestUpload_ListsTheFirst100BadLinesAndTheirTotal(t *testing.T) {
 			status, h, b := e.req(admin, "POST", tc.path, tc.body, "Content-Type", "text/csv")
 			require.Equal(t, http.StatusBadRequest, status, "%s", b)
 			require.Empty(t, h.Get(CustomersHeader))
-			var body uploadRefusal
-			require.NoError(t, json.Unmarshal(b, &body))
-			require.Equal(t, store.EInvalid, body.Error.Code)
-			require.Equal(t, "file", body.Error.Field)
-			require.Len(t, body.Error.Details, 100)
-			require.Equal(t, 5000, body.Error.DetailsTotal)
-			require.Equal(t, 2, body.Error.Details[0].Line)
-			require.Equal(t, 101, body.Error.Details[99].Line)
-			require.Contains(t, body.Error.Message, "5000 lines ")
-			require.Contains(t, body.Error.Message, "the first 100 of them listed")
+			refused, problems := refusal(t, b)
+			require.Equal(t, store.EInvalid, refused.Code)
+			require.Equal(t, "file", refused.Field)
+			require.Len(t, problems, 100)
+			require.Equal(t, 5000, refused.DetailsTotal)
+			require.Equal(t, 2, problems[0].Line)
+			require.Equal(t, 101, problems[99].Line)
+			require.Contains(t, refused.Message, "5000 lines ")
+			require.Contains(t, refused.Message, "the first 100 of them listed")
 			require.Less(t, len(b), 32<<10, "the answer stays small")
 		})
 	}
@@ -111,7 +100,7 @@ func TestUpload_TooLargeIs413(t *testing.T) {
 	for _, path := range []string{"/v1/campaigns/c/import", "/v1/campaigns/c/assign"} {
 		status, _, b := e.req(admin, "POST", path, big, "Content-Type", "text/csv")
 		require.Equal(t, http.StatusRequestEntityTooLarge, status, "%s %s", path, b)
-		require.Equal(t, ETooLarge, errCode(t, b))
+		require.Equal(t, store.ETooLarge, errCode(t, b))
 	}
 	var c store.Campaign
 	e.must(200, issuer, "GET", "/v1/campaigns/c", nil, &c)

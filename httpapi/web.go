@@ -25,18 +25,6 @@ import (
 //go:embed web
 var webFiles embed.FS
 
-// webRoutes are the pages served beside the API: the till page, the
-// dashboard, their assets, the printable code sheet and QR images.
-func (s *Server) webRoutes() []route {
-	return []route{
-		{"GET", "/pos", "", s.servePage("pos.html")},
-		{"GET", "/admin", "", s.servePage("admin.html")},
-		{"GET", "/assets/{file}", "", s.serveAsset},
-		{"GET", "/admin/campaigns/{id}/sheet", store.RoleIssuer, s.codeSheet},
-		{"GET", "/v1/codes/{code}/qr.png", store.RoleIssuer, s.codeQR},
-	}
-}
-
 // webAsset is one embedded file, ready to serve.
 type webAsset struct {
 	name  string

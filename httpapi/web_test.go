@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	stdhtml "html"
-	"image"
 	"image/png"
 	"regexp"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"promo/httpapi/qr"
 	"promo/store"
 )
 
@@ -93,49 +93,6 @@ func TestWeb_AssetsAreServedWithTypesAndCacheHeaders(t *testing.T) {
 	require.Equal(t, "GET", h.Get("Allow"))
 }
 
-// QRPNG draws the library's symbol exactly: a square PNG of whole-pixel
-// modules inside a white quiet zone of four modules.
-func TestQRPNG_DrawsTheSymbolWithAQuietZone(t *testing.T) {
-	for _, tc := range []struct {
-		text    string
-		minSize int
-		modules int
-	}{
-		{"7K3M-Q9XD-2RTM", 160, 21}, // alphanumeric: version 1
-		{"7K3M-Q9XD-2RTM", 29, 21},  // one pixel a module
-		{"SPRING-2026-7K3MQ9XD2RTM", 256, 25},
-	} {
-		b, err := QRPNG(tc.text, tc.minSize)
-		require.NoError(t, err)
-		img, err := png.Decode(bytes.NewReader(b))
-		require.NoError(t, err, "a valid PNG")
-		m, err := QRModules(tc.text)
-		require.NoError(t, err)
-		require.Len(t, m, tc.modules)
-		n := tc.modules + 2*QRQuietZone
-		scale := (tc.minSize + n - 1) / n
-		require.Equal(t, image.Rect(0, 0, n*scale, n*scale), img.Bounds())
-		require.GreaterOrEqual(t, img.Bounds().Dx(), tc.minSize)
-		dark := func(x, y int) bool { r, _, _, _ := img.At(x, y).RGBA(); return r < 0x8000 }
-		for y := 0; y < n; y++ {
-			for x := 0; x < n; x++ {
-				want := x >= QRQuietZone && y >= QRQuietZone && x < n-QRQuietZone && y < n-QRQuietZone &&
-					m[y-QRQuietZone][x-QRQuietZone]
-				// Every pixel of the module, corners and centre.
-				for _, p := range [][2]int{{0, 0}, {scale - 1, scale - 1}, {scale / 2, scale / 2}} {
-					require.Equal(t, want, dark(x*scale+p[0], y*scale+p[1]), "%s module %d,%d", tc.text, x, y)
-				}
-			}
-		}
-		// The three finder patterns: a dark 7×7 ring at three corners.
-		for _, c := range [][2]int{{0, 0}, {tc.modules - 7, 0}, {0, tc.modules - 7}} {
-			for i := 0; i < 7; i++ {
-				require.True(t, m[c[1]][c[0]+i] && m[c[1]+6][c[0]+i] && m[c[1]+i][c[0]] && m[c[1]+i][c[0]+6], "finder at %v", c)
-			}
-		}
-	}
-}
-
 // GET /v1/codes/{code}/qr.png is the code's display form as a QR image;
 // codes are looked up as a till would, and unknown ones are not_found.
 func TestWeb_CodeQR(t *testing.T) {
@@ -148,7 +105,7 @@ func TestWeb_CodeQR(t *testing.T) {
 	require.Equal(t, "image/png", h.Get("Content-Type"))
 	img, err := png.Decode(bytes.NewReader(body))
 	require.NoError(t, err)
-	want, err := QRPNG(code, 300)
+	want, err := qr.PNG(code, 300)
 	require.NoError(t, err)
 	require.Equal(t, want, body, "the display form %s is encoded", code)
 	require.GreaterOrEqual(t, img.Bounds().Dx(), 300)
@@ -190,7 +147,7 @@ func TestWeb_CodeSheet(t *testing.T) {
 	for _, m := range imgs {
 		b, err := base64.StdEncoding.DecodeString(stdhtml.UnescapeString(m[1]))
 		require.NoError(t, err)
-		want, err := QRPNG(m[2], 160)
+		want, err := qr.PNG(m[2], 160)
 		require.NoError(t, err)
 		require.Equal(t, want, b, "the image is the QR code of %s", m[2])
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"promo/httpapi/qr"
 	"promo/store"
 )
 
@@ -98,7 +99,7 @@ func (s *Server) codeSheet(w http.ResponseWriter, r *http.Request) error {
 	}
 	cards := make([]sheetCard, 0, len(page.Codes))
 	for _, code := range page.Codes {
-		img, err := QRPNG(code.Code, 160)
+		img, err := qr.PNG(code.Code, 160)
 		if err != nil {
 			return err
 		}

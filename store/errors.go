@@ -3,10 +3,16 @@ package store
 import (
 	"errors"
 	"fmt"
+
+	"promo/store/kv"
 )
 
-// Error codes: the contract's shared vocabulary. HTTP statuses and CLI exit
-// codes are mapped from these in one table each (httpapi, cli).
+// Error codes: promo's one vocabulary, the contract's and the few promo
+// adds (README: "Where promo differs"). Every refusal, in the store, the
+// HTTP layer and the CLI, carries one of these; HTTP statuses and CLI exit
+// statuses are mapped from them in one table each (httpapi, cli), and a
+// test in each package walks Codes through its table. A new code goes
+// here and into Codes.
 const (
 	ENotFound            = "not_found"
 	ETypo                = "typo"
@@ -35,7 +41,22 @@ const (
 	EUnavailable = "unavailable"
 	// EInternal is anything unexpected; its cause is logged, never shown.
 	EInternal = "internal"
+	// ETooLarge: a request body or an upload is larger than its limit
+	// (HTTP 413), so that it is not mistaken for invalid_request.
+	ETooLarge = "too_large"
+	// EMethodNotAllowed: a known path asked with a method it does not
+	// take (HTTP 405 with Allow), so that it is not mistaken for not_found.
+	EMethodNotAllowed = "method_not_allowed"
 )
+
+// Codes is every code of the vocabulary, in the order above. The tables
+// of httpapi and cli are tested against it; a test of this package checks
+// that it lists every E constant.
+var Codes = []string{
+	ENotFound, ETypo, EInvalid, ENotStarted, EExpired, EPaused, EAlreadyRedeemed, ECustomerLimit,
+	EWrongCustomer, EMinOrder, EVoided, EUnauthorized, EForbidden, ERateLimited, EIdempotencyMismatch,
+	ECapacity, EConflict, EBudgetExhausted, EHeld, EUnavailable, EInternal, ETooLarge, EMethodNotAllowed,
+}
 
 // Error is promo's one error type: a code from the vocabulary above and a
 // sentence for a person. Field names the request field at fault, if any.
@@ -55,6 +76,26 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// ErrLocked is the refusal of Open when another process holds the
+// database file: unavailable (the caller may retry once that process is
+// done, or talk to it through its socket). Test for it with
+// errors.Is(err, ErrLocked); the error Open returns also wraps
+// kv.ErrLocked and says which file and how long it waited.
+var ErrLocked = &Error{Code: EUnavailable, Message: kv.ErrLocked.Error(), Err: kv.ErrLocked}
+
+// Is makes every unavailable *Error caused by kv.ErrLocked match
+// ErrLocked, so that the errors Open returns (which name the file) are
+// ErrLocked to errors.Is.
+func (e *Error) Is(target error) bool {
+	return target == ErrLocked && e.Code == EUnavailable && errors.Is(e.Err, kv.ErrLocked)
+}
+
+// lockedError is Open's refusal of a file another process holds: err is
+// the engine's error, which wraps kv.ErrLocked.
+func lockedError(err error) *Error {
+	return &Error{Code: EUnavailable, Message: err.Error() + "; stop it or talk to it through its socket", Err: err}
+}
 
 // Errorf returns an *Error with the code and a formatted message.
 func Errorf(code, format string, args ...any) *Error {

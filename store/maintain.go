@@ -42,6 +42,9 @@ func (s *Store) maintain() {
 			if err := s.purgeIdempotency(ctx); err != nil {
 				s.log.Warn("maintenance: purging idempotency records", "err", err)
 			}
+			if err := s.purgeHolds(ctx); err != nil {
+				s.log.Warn("maintenance: purging expired holds", "err", err)
+			}
 			if err := s.SaveFilter(); err != nil {
 				s.log.Warn("maintenance: saving the filter", "err", err)
 			}

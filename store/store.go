@@ -73,9 +73,6 @@ const (
 // bucket sequences; Open migrates such a file).
 const schemaVersion = "2"
 
-// ErrLocked is returned by Open when another process holds the database file.
-var ErrLocked = kv.ErrLocked
-
 // Options configure a Store. The zero value is ready to use.
 type Options struct {
 	// Now is the clock; nil means time.Now. Tests set it to be exact.
@@ -185,7 +182,7 @@ func Open(path string, opts Options) (*Store, error) {
 		PageSize: opts.PageSize, FillPercent: fillPercent})
 	if err != nil {
 		if errors.Is(err, kv.ErrLocked) {
-			return nil, fmt.Errorf("%w; stop it or talk to it through its socket", err)
+			return nil, lockedError(err)
 		}
 		return nil, &Error{Code: EUnavailable, Message: strings.TrimPrefix(err.Error(), "open "+path+": "), Err: err}
 	}

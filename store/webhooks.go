@@ -249,7 +249,7 @@ func (s *Store) WebhookTargets() ([]WebhookTarget, error) {
 	var out []WebhookTarget
 	for _, r := range recs {
 		if !r.Disabled {
-			out = append(out, WebhookTarget{Webhook: r.Webhook, Secret: r.Secret})
+			out = append(out, WebhookTarget(r))
 		}
 	}
 	return out, err

@@ -77,10 +77,9 @@ type Dispatcher struct {
 	client *http.Client
 	log    *slog.Logger
 
-	mu       sync.Mutex
-	busy     map[string]bool      // webhooks a worker is serving
-	retryAt  map[string]time.Time // after a failure, not before
-	lastSeen uint64
+	mu      sync.Mutex
+	busy    map[string]bool      // webhooks a worker is serving
+	retryAt map[string]time.Time // after a failure, not before
 }
 
 // New returns a dispatcher over st.

@@ -262,7 +262,7 @@ func (t *tx) Scan(name kv.Bucket, r kv.Range, fn func(k, v []byte) bool) {
 	var k, v []byte
 	if r.End == nil {
 		k, v = c.Last()
-	} else if k, v = c.Seek(r.End); k == nil {
+	} else if k, _ = c.Seek(r.End); k == nil {
 		k, v = c.Last()
 	} else {
 		k, v = c.Prev()

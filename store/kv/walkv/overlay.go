@@ -66,11 +66,6 @@ func (v *view) Get(b kv.Bucket, key []byte) []byte {
 	return v.base.Get(b, key)
 }
 
-// inRange reports whether it belongs to bucket b and range r.
-func inRange(it item, b kv.Bucket, r kv.Range) bool {
-	return it.b == b && r.Contains([]byte(it.k))
-}
-
 // items yields the layer's items of bucket b in r, in r's order.
 func items(t *tree, b kv.Bucket, r kv.Range) iter.Seq[item] {
 	return func(yield func(item) bool) {

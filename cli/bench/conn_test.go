@@ -1,4 +1,4 @@
-package cli
+package bench
 
 import (
 	"fmt"
@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -50,17 +49,4 @@ func TestRawConn_RefusesWhatItCannotRead(t *testing.T) {
 		c.Close()
 		l.Close()
 	}
-}
-
-func TestLogBuffer_WritesInBatchesAndOnClose(t *testing.T) {
-	var out syncBuffer
-	b := newLogBuffer(&out, 20*time.Millisecond)
-	fmt.Fprintln(b, "first")
-	require.Empty(t, out.String(), "buffered, not written at once")
-	require.Eventually(t, func() bool { return out.String() == "first\n" }, 2*time.Second, 5*time.Millisecond)
-	slow := newLogBuffer(&out, time.Hour)
-	fmt.Fprintln(slow, "last")
-	require.NoError(t, slow.Close())
-	require.Equal(t, "first\nlast\n", out.String(), "Close writes what is left")
-	require.NoError(t, b.Close())
 }

@@ -1,5 +1,8 @@
 package main
 
+// Helpers of the end-to-end tests: on Linux, a child process dies with
+// the test process.
+
 import (
 	"os/exec"
 	"syscall"
