@@ -76,6 +76,8 @@ func (e *env) newApp() *urfave.App {
 			e.keysCommand(),
 			e.backupCommand(),
 			e.checkCommand(),
+			e.holdCommand(),
+			e.webhooksCommand(),
 			e.serviceUnitCommand(),
 			e.benchCommand(),
 			e.helpCommand(),

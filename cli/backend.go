@@ -46,6 +46,13 @@ type Backend interface {
 	RevokeKey(ctx context.Context, name string) error
 	Backup(w io.Writer) (int64, error)
 	Check(ctx context.Context) ([]string, error)
+	ReleaseHold(ctx context.Context, id, scope string) (store.Hold, error)
+	VoidBatch(ctx context.Context, campaignID string, req store.VoidBatchRequest) (store.VoidBatchResult, error)
+	EraseCustomer(ctx context.Context, id string) (store.ErasureResult, error)
+	CreateWebhook(ctx context.Context, spec store.WebhookSpec) (store.Webhook, string, error)
+	Webhooks() ([]store.Webhook, error)
+	DeleteWebhook(ctx context.Context, id string) error
+	WebhookDeliveries(id string) ([]store.Delivery, error)
 	Close() error
 }
 

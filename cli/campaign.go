@@ -17,7 +17,7 @@ func (e *env) campaignCommand() *urfave.Command {
 	return &urfave.Command{
 		Name:      "campaign",
 		Usage:     "create, list, show, pause, resume or archive campaigns",
-		UsageText: "promo campaign create|list|show|pause|resume|archive [ID] [FLAGS]",
+		UsageText: "promo campaign create|list|show|pause|resume|archive|budget [ID] [FLAGS]",
 		Description: describe("A campaign is a set of codes sharing one offer, one format and one set of rules.",
 			`promo campaign create welcome-2026 --name "Welcome offer" --kind welcome --percent 10 --expires 2027-01-31`,
 			"promo campaign list",
@@ -29,6 +29,7 @@ func (e *env) campaignCommand() *urfave.Command {
 			e.campaignStatusCommand("pause", store.StatusPaused, "stop a campaign's codes from validating until it is resumed"),
 			e.campaignStatusCommand("resume", store.StatusActive, "let a paused campaign's codes validate again"),
 			e.campaignStatusCommand("archive", store.StatusArchived, "end a campaign for good: its codes answer expired, it takes no new codes"),
+			e.campaignBudgetCommand(),
 		},
 	}
 }
@@ -40,7 +41,8 @@ func (e *env) campaignCreateCommand() *urfave.Command {
 		UsageText: "promo campaign create ID [--name NAME] [--kind KIND] (--percent N | --amount N --currency EUR | --free-shipping | --custom TEXT)\n" +
 			"  [--starts T] [--expires T] [--valid-for 48h] [--min-order N] [--max-redemptions N]\n" +
 			"  [--length N] [--alphabet A] [--prefix P] [--suffix S] [--group N] [--no-check]\n" +
-			"  [--reward-campaign ID] [--one-per-customer=true|false] [--bound=true|false] [--min-guess-odds N]",
+			"  [--reward-campaign ID] [--one-per-customer=true|false] [--bound=true|false] [--min-guess-odds N]\n" +
+			"  [--budget-redemptions N] [--budget-discount N]",
 		Description: describe("Creates a campaign with one benefit. ID is 1 to 64 lower-case letters, digits and dashes.\n"+
 			"The kind sets the defaults: welcome and cart_recovery codes are used once, one per customer, by\n"+
 			"their customer; loyalty and vip codes by their customer; referral codes up to 10 times by others;\n"+
@@ -74,6 +76,8 @@ func (e *env) campaignCreateCommand() *urfave.Command {
 			&urfave.BoolFlag{Name: "no-check", Usage: "no check symbol (it catches typos; keep it unless the codes must be short)"},
 			&urfave.StringFlag{Name: "reward-campaign", Usage: "for kind referral: the campaign `ID` whose codes reward referrers"},
 			&urfave.Float64Flag{Name: "min-guess-odds", Usage: "accept that 1 guess in `N` may hit a live code", DefaultText: "1000000"},
+			&urfave.Int64Flag{Name: "budget-redemptions", Usage: "refuse redemptions past `N` in force (holds count)", DefaultText: "no cap"},
+			&urfave.Int64Flag{Name: "budget-discount", Usage: "refuse redemptions past `N` minor units of discount in all", DefaultText: "no cap"},
 		},
 		Action: e.campaignCreate,
 	}
@@ -87,6 +91,7 @@ var campaignFields = map[string]string{
 	"format.prefix": "--prefix", "format.suffix": "--suffix", "format.group": "--group", "format.check": "--no-check",
 	"min_guess_odds": "--min-guess-odds", "referral.reward_campaign": "--reward-campaign", "referral": "--reward-campaign",
 	"bound_to_customer": "--bound", "one_per_customer": "--one-per-customer",
+	"budget.redemptions": "--budget-redemptions", "budget.discount": "--budget-discount",
 }
 
 func (e *env) campaignCreate(c *urfave.Context) error {
@@ -188,6 +193,9 @@ func campaignSpec(c *urfave.Context, id string) (store.CampaignSpec, string, err
 	spec.MinGuessOdds = c.Float64("min-guess-odds")
 	if c.IsSet("reward-campaign") {
 		spec.Referral = &store.Referral{RewardCampaign: c.String("reward-campaign")}
+	}
+	if c.IsSet("budget-redemptions") || c.IsSet("budget-discount") {
+		spec.Budget = &store.Budget{Redemptions: c.Int64("budget-redemptions"), Discount: c.Int64("budget-discount")}
 	}
 	return spec, benefits[0], nil
 }
@@ -344,6 +352,9 @@ func printCampaign(w io.Writer, c *store.Campaign) error {
 	}
 	if c.Referral != nil {
 		t.row("referral rewards", "codes of "+c.Referral.RewardCampaign)
+	}
+	if b := c.Budget; b != nil {
+		t.row("budget", budgetText(b.Redemptions, b.Discount, c.Benefit.Currency))
 	}
 	t.row("created", timeText(&c.CreatedAt))
 	if n := c.Counts; n != nil {

@@ -305,14 +305,27 @@ func printRedemptions(w io.Writer, list []store.Redemption) error {
 
 func (e *env) voidCommand() *urfave.Command {
 	return &urfave.Command{
-		Name:        "void",
-		Usage:       "make a code unusable for good",
-		UsageText:   "promo void CODE [--reason R]",
-		Description: describe("Voids the code: it answers voided from now on. Voiding a voided code changes nothing.", `promo void 7K3M-Q9XD-2RTM --reason "printed on a lost flyer"`),
+		Name:      "void",
+		Usage:     "make a code, or a leaked batch's codes, unusable for good",
+		UsageText: "promo void CODE [--reason R] | --campaign ID [--batch B] [--reason R]",
+		Description: describe("Voids the code: it answers voided from now on. Voiding a voided code changes nothing.\n"+
+			"With --campaign, voids every code of the batch (or, without --batch, of the campaign) that is\n"+
+			"not yet redeemed, a few thousand at a time: for a printed batch that leaked. Redeemed codes stay\n"+
+			"redeemed; one event (codes.voided) records the count. `promo stats ID` lists the batches.",
+			`promo void 7K3M-Q9XD-2RTM --reason "printed on a lost flyer"`,
+			`promo void --campaign spring-flyer --batch b2 --reason "posted on a coupon site"`),
 		Flags: []urfave.Flag{
 			&urfave.StringFlag{Name: "reason", Usage: "why, for the event log"},
+			&urfave.StringFlag{Name: "campaign", Usage: "void the unredeemed codes of campaign `ID`"},
+			&urfave.StringFlag{Name: "batch", Usage: "with --campaign: of batch `B` only (e.g. b2)"},
 		},
 		Action: func(c *urfave.Context) error {
+			if c.IsSet("campaign") {
+				return e.voidBatch(c)
+			}
+			if c.IsSet("batch") {
+				return usageErrorf("--batch goes with --campaign ID")
+			}
 			args, err := needArgs(c, "CODE")
 			if err != nil {
 				return err

@@ -11,11 +11,18 @@ import (
 
 func (e *env) customerCommand() *urfave.Command {
 	return &urfave.Command{
-		Name:        "customer",
-		Usage:       "show a customer's codes, referral rewards and redemptions",
-		UsageText:   "promo customer C",
-		Description: describe("Shows every code given to the customer, the rewards their referrals earned, and their redemptions.", "promo customer cust-42"),
+		Name:      "customer",
+		Usage:     "show a customer's codes, referral rewards and redemptions; or erase a customer",
+		UsageText: "promo customer C | erase C",
+		Description: describe("Shows every code given to the customer, the rewards their referrals earned, and their redemptions.\n"+
+			"`erase C` forgets the customer (their right to be forgotten): their id is replaced by a pseudonym\n"+
+			"everywhere, their live holds end and their unredeemed codes are voided. (A customer whose id is\n"+
+			"\"erase\" is shown with `promo customer -- erase`.)",
+			"promo customer cust-42", "promo customer erase cust-42"),
 		Action: func(c *urfave.Context) error {
+			if c.Args().Len() == 2 && c.Args().First() == "erase" {
+				return e.eraseCustomer(c, c.Args().Get(1))
+			}
 			args, err := needArgs(c, "C")
 			if err != nil {
 				return err

@@ -13,7 +13,7 @@ import (
 // and redeem.
 var orderFields = map[string]string{
 	"code": "CODE", "customer_id": "--customer", "order_id": "--order", "order_amount": "--amount",
-	"currency": "--currency", "terminal": "--terminal",
+	"currency": "--currency", "terminal": "--terminal", "hold": "--hold", "hold_id": "--hold-id",
 }
 
 func orderFlags(redeem bool) []urfave.Flag {
@@ -25,21 +25,33 @@ func orderFlags(redeem bool) []urfave.Flag {
 	if redeem {
 		flags = append(flags,
 			&urfave.StringFlag{Name: "order", Usage: "the order's `ID`, recorded with the redemption"},
-			&urfave.StringFlag{Name: "terminal", Usage: "the till or checkout `T`, for the stats by terminal"})
+			&urfave.StringFlag{Name: "terminal", Usage: "the till or checkout `T`, for the stats by terminal"},
+			&urfave.StringFlag{Name: "hold-id", Usage: "the hold `ID` a validation placed (hd_12), which the redemption uses"})
+	} else {
+		flags = append(flags,
+			&urfave.StringFlag{Name: "hold", Usage: "when valid, reserve the code for --customer this `LONG` (1s to 24h, e.g. 15m)"})
 	}
 	return flags
 }
 
-func orderRequest(c *urfave.Context, code string) store.RedeemRequest {
-	return store.RedeemRequest{Code: code, CustomerID: c.String("customer"), OrderAmount: c.Int64("amount"),
-		Currency: c.String("currency"), OrderID: c.String("order"), Terminal: c.String("terminal")}
+func orderRequest(c *urfave.Context, code string) (store.RedeemRequest, error) {
+	req := store.RedeemRequest{Code: code, CustomerID: c.String("customer"), OrderAmount: c.Int64("amount"),
+		Currency: c.String("currency"), OrderID: c.String("order"), Terminal: c.String("terminal"), HoldID: c.String("hold-id")}
+	if c.IsSet("hold") {
+		d, err := store.ParseDuration(c.String("hold"))
+		if err != nil {
+			return req, usageErrorf("--hold: %v", err)
+		}
+		req.Hold = d
+	}
+	return req, nil
 }
 
 func (e *env) validateCommand() *urfave.Command {
 	return &urfave.Command{
 		Name:      "validate",
 		Usage:     "tell whether a code could be redeemed now, and for how much",
-		UsageText: "promo validate CODE [--customer C] [--amount N] [--currency C]",
+		UsageText: "promo validate CODE [--customer C] [--amount N] [--currency C] [--hold 15m]",
 		Description: describe("Applies every rule without redeeming. Exits 0 when the code is valid, with the discount\n"+
 			"for the order; 1 when it is not, with the reason on stderr (with --json the answer is on stdout\n"+
 			"as well: {\"valid\": false, \"reason\": ...}).",
@@ -50,8 +62,11 @@ func (e *env) validateCommand() *urfave.Command {
 			if err != nil {
 				return err
 			}
+			req, err := orderRequest(c, args[0])
+			if err != nil {
+				return err
+			}
 			return e.withBackend(c, false, func(b Backend) error {
-				req := orderRequest(c, args[0])
 				v, err := b.Validate(req)
 				if err != nil {
 					return e.withFlags(err, orderFields)
@@ -79,6 +94,9 @@ func (e *env) validateCommand() *urfave.Command {
 					discount += " on an order of " + money(req.OrderAmount, v.Currency)
 				}
 				t.row("discount", discount)
+				if v.Hold != nil {
+					t.row("held", holdText(v.Hold)+" (redeem with --hold-id "+v.Hold.ID+")")
+				}
 				return t.flush()
 			})
 		},
@@ -89,7 +107,7 @@ func (e *env) redeemCommand() *urfave.Command {
 	return &urfave.Command{
 		Name:      "redeem",
 		Usage:     "use a code once, for an order",
-		UsageText: "promo redeem CODE [--customer C] [--order O] [--amount N] [--currency C] [--terminal T]",
+		UsageText: "promo redeem CODE [--customer C] [--order O] [--amount N] [--currency C] [--terminal T] [--hold-id ID]",
 		Description: describe("Applies every rule and records the redemption in one transaction, on disk before it answers.\n"+
 			"A referral redemption also gives the referrer a reward code. Undo it with promo rollback.",
 			"promo redeem 7K3M-Q9XD-2RTM --customer cust-42 --order o-1001 --amount 4999 --currency EUR --terminal till-3"),
@@ -99,8 +117,12 @@ func (e *env) redeemCommand() *urfave.Command {
 			if err != nil {
 				return err
 			}
+			req, err := orderRequest(c, args[0])
+			if err != nil {
+				return err
+			}
 			return e.withBackend(c, false, func(b Backend) error {
-				r, err := b.Redeem(c.Context, orderRequest(c, args[0]))
+				r, err := b.Redeem(c.Context, req)
 				if err != nil {
 					return e.withFlags(err, orderFields)
 				}
@@ -143,6 +165,9 @@ func printRedemption(w io.Writer, r store.Redemption) error {
 	}
 	if r.RewardError != "" {
 		t.row("no reward", r.RewardError)
+	}
+	if r.Hold != "" {
+		t.row("hold used", r.Hold)
 	}
 	return t.flush()
 }

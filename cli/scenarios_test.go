@@ -323,3 +323,39 @@ func TestRun_Reports(t *testing.T) {
 		{name: "ServeArgument", args: "serve now", wantCode: 2, wantStderr: []string{`unexpected argument "now"`}},
 	})
 }
+
+func TestRun_Controls(t *testing.T) {
+	hold := step{args: "validate ABCD2345 --customer ann --hold 15m"}
+	runScenarios(t, []scenario{
+		{name: "Budget", args: "campaign budget gen --redemptions 1 --discount 5000", wantStdout: []string{"campaign gen: budget 1 redemptions, 50.00 EUR of discount"}},
+		{name: "BudgetExhausted", setup: []step{{args: "campaign budget gen --redemptions 1"}, {args: "redeem ABCD2345"}},
+			args: "redeem BCDE3456", wantCode: 1, wantStderr: []string{"has used its budget of 1 redemptions"}},
+		{name: "BudgetInStats", setup: []step{{args: "campaign budget gen --redemptions 3"}, {args: "redeem ABCD2345"}},
+			args: "stats gen", wantStdout: []string{"BUDGET", "redemptions  3", "BATCHES"}},
+		{name: "BudgetNone", setup: []step{{args: "campaign budget gen --redemptions 1"}}, args: "campaign budget gen --none", wantStdout: []string{"campaign gen has no budget"}},
+		{name: "BudgetNeither", args: "campaign budget gen", wantCode: 2, wantStderr: []string{"give --redemptions N and/or --discount N, or --none"}},
+		{name: "BudgetNegative", args: "campaign budget gen --redemptions -1", wantCode: 2, wantStderr: []string{"--redemptions: want 0"}},
+		{name: "CreateWithBudget", args: "campaign create b --percent 5 --budget-redemptions 10", wantStdout: []string{"budget", "10 redemptions"}},
+		{name: "Hold", args: "validate ABCD2345 --customer ann --hold 15m", wantStdout: []string{"held", "hd_1 until", "--hold-id hd_1"}},
+		{name: "HoldWithoutCustomer", args: "validate ABCD2345 --hold 15m", wantCode: 2, wantStderr: []string{"--customer: required with hold"}},
+		{name: "HoldBadDuration", args: "validate ABCD2345 --customer ann --hold soon", wantCode: 2, wantStderr: []string{"--hold: want a duration"}},
+		{name: "HeldForAnother", setup: []step{hold}, args: "redeem ABCD2345 --customer ben", wantCode: 1, wantStderr: []string{"held for another customer's cart"}},
+		{name: "RedeemWithHold", setup: []step{hold}, args: "redeem ABCD2345 --customer ann --hold-id hd_1", wantStdout: []string{"hold used   hd_1"}},
+		{name: "ReleaseHold", setup: []step{hold}, args: "hold release hd_1", wantStdout: []string{"released hold hd_1 of code ABCD2345 (customer ann)"}},
+		{name: "ReleaseUnknown", args: "hold release hd_9", wantCode: 1, wantStderr: []string{"no live hold hd_9"}},
+		{name: "VoidBatch", setup: []step{{args: "redeem ABCD2345"}}, args: `void --campaign gen --reason "leaked"`, wantStdout: []string{"voided 3 codes of campaign gen"}},
+		{name: "VoidBatchUnknown", args: "void --campaign gen --batch b99", wantCode: 1, wantStderr: []string{`has no batch "b99"`}},
+		{name: "VoidBatchWithoutCampaign", args: "void --batch b1", wantCode: 2, wantStderr: []string{"--batch goes with --campaign ID"}},
+		{name: "Erase", setup: []step{{args: "assign welcome --customer alice"}}, args: "customer erase alice", wantStdout: []string{"erased customer: now erased-", "1 codes, 1 of them voided"}},
+		{name: "EraseUnknown", args: "customer erase nobody", wantCode: 1, wantStderr: []string{`no customer "nobody"`}},
+		{name: "WebhookAdd", args: "webhooks add https://crm.example.com/promo --events code.redeemed,redemption.rolled_back", wantStdout: []string{"added webhook wh_", "whsec_"}},
+		{name: "WebhookList", setup: []step{{args: "webhooks add https://crm.example.com/promo --events *"}}, args: "webhooks list", wantStdout: []string{"https://crm.example.com/promo", "ok"}},
+		{name: "WebhookBadEvent", args: "webhooks add https://crm.example.com/promo --events code.eaten", wantCode: 2, wantStderr: []string{`--events: unknown event type "code.eaten"`}},
+		{name: "WebhookNoEvents", args: "webhooks add https://crm.example.com/promo", wantCode: 2, wantStderr: []string{"--events is required"}},
+		{name: "WebhookRemoveUnknown", args: "webhooks remove wh_nope", wantCode: 1, wantStderr: []string{`no webhook "wh_nope"`}},
+		{name: "WebhookDeliveriesUnknown", args: "webhooks deliveries wh_nope", wantCode: 1, wantStderr: []string{`no webhook "wh_nope"`}},
+		{name: "BackupRotation", setup: []step{{args: "backup --dir $DIR/bk --keep 1"}}, args: "backup --dir $DIR/bk --keep 1", wantStdout: []string{"/bk/promo-"}},
+		{name: "BackupKeepWithoutDir", args: "backup $DIR/x.db --keep 2", wantCode: 2, wantStderr: []string{"--keep goes with --dir DIR"}},
+		{name: "ServiceUnit", args: "service-unit --binary /usr/local/bin/promo --tls-self-signed", wantStdout: []string{"ExecStart=/usr/local/bin/promo --db /var/lib/promo/promo.db serve --addr :8443 --tls-self-signed", "DynamicUser=yes"}},
+	})
+}

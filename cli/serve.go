@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	urfave "github.com/urfave/cli/v2"
 
 	"promo/httpapi"
+	"promo/httpapi/webhook"
 	"promo/store"
 )
 
@@ -132,7 +134,16 @@ func (e *env) serve(c *urfave.Context) error {
 		fmt.Fprintf(e.stderr, "promo: serving %s://%s (admin socket %s)\n", scheme, tcp, socket)
 	}
 	srv := httpapi.New(st, opts)
+	// Webhook deliveries run beside the API, until the server stops.
+	hooks, stopHooks := context.WithCancel(context.WithoutCancel(c.Context))
+	hooksDone := make(chan struct{})
+	go func() {
+		defer close(hooksDone)
+		webhook.New(st, webhook.Options{Logger: log}).Run(hooks)
+	}()
 	err = srv.Serve(c.Context, addr, path+".sock")
+	stopHooks()
+	<-hooksDone
 	if err == nil {
 		fmt.Fprintln(e.stderr, "promo: stopped; every request in flight was answered")
 	}

@@ -112,6 +112,45 @@ func (e *env) campaignStats(b Backend, id string) error {
 		for _, r := range reasons {
 			t.row(r, s.Rejected[r])
 		}
+		if err := t.flush(); err != nil {
+			return err
+		}
+	}
+	return printControls(w, s, cur)
+}
+
+// printControls shows a campaign's budget use, suspected leaks and batches.
+func printControls(w io.Writer, s store.CampaignStats, cur string) error {
+	if b := s.Budget; b != nil {
+		section(w, "BUDGET")
+		t := newTable(w, "OF", "CAP", "USED", "HELD IN CARTS", "LEFT")
+		if b.Redemptions > 0 {
+			t.row("redemptions", b.Redemptions, b.RedemptionsUsed, b.RedemptionsHeld, max(0, b.Redemptions-b.RedemptionsUsed-b.RedemptionsHeld))
+		}
+		if b.Discount > 0 {
+			t.row("discount", money(b.Discount, cur), money(b.DiscountUsed, cur), money(b.DiscountHeld, cur),
+				money(max(0, b.Discount-b.DiscountUsed-b.DiscountHeld), cur))
+		}
+		if err := t.flush(); err != nil {
+			return err
+		}
+	}
+	if len(s.SuspectedLeaks) > 0 {
+		section(w, "SUSPECTED LEAKS (refused to "+fmt.Sprint(store.LeakCustomers)+" or more customers: shared? `promo void CODE`)")
+		t := newTable(w, "CODE", "REFUSALS", "CUSTOMERS", "FLAGGED")
+		for _, l := range s.SuspectedLeaks {
+			t.row(l.Code, l.Refusals, l.Customers, timeText(&l.FlaggedAt))
+		}
+		if err := t.flush(); err != nil {
+			return err
+		}
+	}
+	if len(s.Batches) > 0 {
+		section(w, "BATCHES")
+		t := newTable(w, "BATCH", "KIND", "CODES", "CREATED")
+		for _, b := range s.Batches {
+			t.row(b.ID, b.Kind, b.Done, timeText(&b.CreatedAt))
+		}
 		return t.flush()
 	}
 	return nil

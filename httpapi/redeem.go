@@ -23,6 +23,7 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) error {
 	if err := s.limits.check(r); err != nil {
 		return err
 	}
+	req.Scope = callerOf(r).Name // whose hold, if one is asked for
 	v, err := s.st.Validate(req)
 	if err != nil {
 		return err

@@ -8,8 +8,9 @@ import (
 
 // The route table, and nothing else: every route of the server, API and
 // web pages, in the order gorilla/mux tries them. The handlers live in one
-// file per resource (campaigns.go, codes.go, redeem.go, stats.go,
-// admin.go, upload.go, web.go, websheet.go, metrics.go), each beside the
+// file per resource (campaigns.go, codes.go, redeem.go, controls.go,
+// stats.go, admin.go, webhooks.go, upload.go, web.go, websheet.go,
+// metrics.go), each beside the
 // Client's calls of the same routes.
 
 // route is one entry of the table: every route declares the role it needs
@@ -41,12 +42,19 @@ func (s *Server) routeTable() []route {
 		{"GET", "/v1/codes/{code}", I, s.getCode},
 		{"POST", "/v1/codes/{code}/void", A, s.void},
 		{"POST", "/v1/redemptions/{id}/rollback", I, s.rollback},
+		{"POST", "/v1/holds/{id}/release", P, s.releaseHold},
+		{"POST", "/v1/campaigns/{id}/void", A, s.voidBatch},
 		{"GET", "/v1/stats", I, s.stats},
 		{"GET", "/v1/customers/{id}", I, s.customer},
+		{"DELETE", "/v1/customers/{id}", A, s.eraseCustomer},
 		{"GET", "/v1/events", A, s.events},
 		{"POST", "/v1/keys", A, s.createKey},
 		{"GET", "/v1/keys", A, s.listKeys},
 		{"DELETE", "/v1/keys/{name}", A, s.revokeKey},
+		{"POST", "/v1/webhooks", A, s.createWebhook},
+		{"GET", "/v1/webhooks", A, s.listWebhooks},
+		{"DELETE", "/v1/webhooks/{id}", A, s.deleteWebhook},
+		{"GET", "/v1/webhooks/{id}/deliveries", A, s.webhookDeliveries},
 		{"GET", "/v1/backup", A, s.backup},
 		{"GET", "/v1/check", A, s.check},
 		{"GET", "/debug/pprof/{profile}", A, s.pprof},
