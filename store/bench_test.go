@@ -138,42 +138,65 @@ func BenchmarkStore_ValidateAbsent(b *testing.B) {
 func BenchmarkStore_Redeem(b *testing.B) {
 	for _, workers := range []int{1, 16, 64} {
 		b.Run(fmt.Sprintf("goroutines=%d", workers), func(b *testing.B) {
-			s := benchStore(b, Options{})
-			ctx := context.Background()
-			if _, err := s.CreateCampaign(ctx, CampaignSpec{ID: "c", Benefit: &Benefit{Type: BenefitPercent, Value: 10}}); err != nil {
-				b.Fatal(err)
-			}
-			// Enough codes for the largest b.N the benchmark will try.
-			if _, err := s.Generate(ctx, "c", GenerateRequest{Count: 200_000}); err != nil {
-				b.Fatal(err)
-			}
-			codes := make(chan string, 200_000)
-			if err := s.EachCode("c", "", func(c Code) error { codes <- c.Code; return nil }); err != nil {
-				b.Fatal(err)
-			}
-			w0, l0 := s.Writer(), s.Storage().Log
-			b.ResetTimer()
-			var wg sync.WaitGroup
-			var next atomic.Int64
-			for w := 0; w < workers; w++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for next.Add(1) <= int64(b.N) {
-						if _, err := s.Redeem(ctx, RedeemRequest{Code: <-codes, OrderAmount: 1000}); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				}()
-			}
-			wg.Wait()
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "redemptions/s")
-			w1 := s.Writer()
-			b.ReportMetric(float64(w1.Operations-w0.Operations)/float64(w1.Commits-w0.Commits), "redemptions/commit")
-			reportLog(b, l0, s.Storage().Log)
+			benchRedeem(b, workers, nil)
 		})
 	}
+}
+
+// BenchmarkStore_RedeemBudget measures what a budget costs the redemption
+// path: the same 16 goroutines with no budget and with one on both the
+// redemptions and the discount, which no redemption reaches. Compare the
+// two in one run (-count alternates them).
+func BenchmarkStore_RedeemBudget(b *testing.B) {
+	for _, c := range []struct {
+		name   string
+		budget *Budget
+	}{
+		{"budget=none", nil},
+		{"budget=both", &Budget{Redemptions: maxBudgetRedemptions, Discount: maxMoney}},
+	} {
+		b.Run(c.name, func(b *testing.B) { benchRedeem(b, 16, c.budget) })
+	}
+}
+
+// benchRedeem redeems b.N distinct codes of one campaign, with the budget
+// given, from workers goroutines.
+func benchRedeem(b *testing.B, workers int, budget *Budget) {
+	s := benchStore(b, Options{})
+	ctx := context.Background()
+	benefit := &Benefit{Type: BenefitAmount, Value: 500, Currency: "EUR"}
+	if _, err := s.CreateCampaign(ctx, CampaignSpec{ID: "c", Benefit: benefit, Budget: budget}); err != nil {
+		b.Fatal(err)
+	}
+	// Enough codes for the largest b.N the benchmark will try.
+	if _, err := s.Generate(ctx, "c", GenerateRequest{Count: 200_000}); err != nil {
+		b.Fatal(err)
+	}
+	codes := make(chan string, 200_000)
+	if err := s.EachCode("c", "", func(c Code) error { codes <- c.Code; return nil }); err != nil {
+		b.Fatal(err)
+	}
+	w0, l0 := s.Writer(), s.Storage().Log
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(b.N) {
+				if _, err := s.Redeem(ctx, RedeemRequest{Code: <-codes, OrderAmount: 5000, Currency: "EUR"}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "redemptions/s")
+	w1 := s.Writer()
+	b.ReportMetric(float64(w1.Operations-w0.Operations)/float64(w1.Commits-w0.Commits), "redemptions/commit")
+	reportLog(b, l0, s.Storage().Log)
 }
 
 func mkdirTemp() (string, error) { return os.MkdirTemp("", "promo-bench-") }
