@@ -149,16 +149,29 @@ func merged(layers []*tree, b kv.Bucket, r kv.Range) iter.Seq[item] {
 	}
 }
 
-func (v *view) Scan(b kv.Bucket, r kv.Range, fn func(k, v []byte) bool) {
-	empty := true
-	for _, t := range v.layers {
-		empty = empty && t.Len() == 0
+// holds reports whether t has an item of bucket b in r.
+func holds(t *tree, b kv.Bucket, r kv.Range) bool {
+	for range items(t, b, r) {
+		return true
 	}
-	if empty {
+	return false
+}
+
+func (v *view) Scan(b kv.Bucket, r kv.Range, fn func(k, v []byte) bool) {
+	// Only the layers with writes in r take part: most scans (a
+	// campaign's holds, a customer's codes) find none, and merging costs
+	// a coroutine per layer.
+	var layers []*tree
+	for _, t := range v.layers {
+		if t.Len() > 0 && holds(t, b, r) {
+			layers = append(layers, t)
+		}
+	}
+	if len(layers) == 0 {
 		v.base.Scan(b, r, fn)
 		return
 	}
-	next, stop := iter.Pull(merged(v.layers, b, r))
+	next, stop := iter.Pull(merged(layers, b, r))
 	defer stop()
 	mem, ok := next()
 	before := func(a string, c []byte) bool { return a < string(c) }
