@@ -21,8 +21,11 @@ import (
 
 // withFileSizeLimit sets the process's soft file-size limit (RLIMIT_FSIZE)
 // for the duration of fn. Go ignores SIGXFSZ, so writes past the limit fail
-// with EFBIG, as they would on a full disk.
+// with EFBIG, as they would on a full disk. The limit holds for every file
+// of the process, go test's own log (testlog.txt) among them, so it is only
+// set in a child process that runs the one test (inChild).
 func withFileSizeLimit(t *testing.T, limit uint64, fn func()) {
+	require.Equal(t, t.Name(), os.Getenv("PROMO_TEST_CHILD"), "a file-size limit is set only in a child process: begin the test with inChild")
 	var old syscall.Rlimit
 	require.NoError(t, syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old))
 	lim := old
@@ -32,10 +35,28 @@ func withFileSizeLimit(t *testing.T, limit uint64, fn func()) {
 	fn()
 }
 
+// inChild reports whether this process is the child that runs t's body. In
+// the parent it runs t alone in a child process, on the same engine, fails
+// t if the child fails, and returns false.
+func inChild(t *testing.T) bool {
+	if os.Getenv("PROMO_TEST_CHILD") == t.Name() {
+		return true
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v", "-engine="+*engineFlag)
+	cmd.Env = append(os.Environ(), "PROMO_TEST_CHILD="+t.Name())
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "the child process failed:\n%s", out)
+	require.Contains(t, string(out), "--- PASS: "+t.Name(), "the child ran the test:\n%s", out)
+	return false
+}
+
 // When the file cannot grow (a full disk, simulated by a file-size limit)
 // writes fail with a clear unavailable error, nothing is half-written, reads
 // keep working, and writes work again once there is room.
 func TestStore_FullDisk_RefusesCleanlyAndResumes(t *testing.T) {
+	if !inChild(t) {
+		return
+	}
 	path := filepath.Join(t.TempDir(), "promo.db")
 	s, err := openTest(path, Options{ChunkSize: 20_000})
 	require.NoError(t, err)
@@ -166,6 +187,9 @@ func TestStore_ReadOnlyDatabaseFileBehindTheLog(t *testing.T) {
 func TestStore_LogDiskFull_RefusesCleanlyAndResumes(t *testing.T) {
 	if *engineFlag != "wal" {
 		t.Skip("the database file's own full-disk test covers the engine without the log")
+	}
+	if !inChild(t) {
+		return
 	}
 	path := filepath.Join(t.TempDir(), "promo.db")
 	const seg = 256 << 10
