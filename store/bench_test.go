@@ -237,6 +237,7 @@ func BenchmarkStore_RedeemAssigned(b *testing.B) {
 		b.Fatal(err)
 	}
 	w0, l0 := s.Writer(), s.Storage().Log
+	cpu0 := cpuTime()
 	b.ResetTimer()
 	var wg sync.WaitGroup
 	var next atomic.Int64
@@ -257,6 +258,7 @@ func BenchmarkStore_RedeemAssigned(b *testing.B) {
 	}
 	wg.Wait()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "redemptions/s")
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/redemption")
 	w1 := s.Writer()
 	b.ReportMetric(float64(w1.Operations-w0.Operations)/float64(w1.Commits-w0.Commits), "redemptions/commit")
 	reportLog(b, l0, s.Storage().Log)
