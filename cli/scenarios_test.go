@@ -43,7 +43,7 @@ func (s scenario) run(t *testing.T) {
 		require.Contains(t, stdout, want, "stdout")
 	}
 	for _, want := range s.wantStderr {
-		require.Contains(t, stderr, want, "stderr")
+		require.Contains(t, stderr, strings.ReplaceAll(want, "$DIR", filepath.Dir(db)), "stderr")
 	}
 	for _, not := range s.notStdout {
 		require.NotContains(t, stdout, not, "stdout")
@@ -109,6 +109,11 @@ func TestRun_Usage(t *testing.T) {
 		{name: "BadNumber", args: "generate gen --count many", wantCode: 2, wantStderr: []string{`--count: "many" is not a whole number, e.g. --count 1000`}},
 		{name: "BadBool", args: "import gen $DIR/codes.txt --skip-invalid=maybe", wantCode: 2, wantStderr: []string{"--skip-invalid takes no value, or =true or =false"}},
 		{name: "NoDatabase", args: "--db $DIR/missing.db campaign list", wantCode: 3, wantStderr: []string{"no database at", "missing.db"}},
+		// A missing directory: list says so rather than suggesting a create
+		// that would fail the same way, and create names the directory once.
+		{name: "NoDatabaseDirectory", args: "--db $DIR/no/such/x.db campaign list", wantCode: 3, wantStderr: []string{"and no directory $DIR/no/such: ", "(mkdir -p $DIR/no/such) and then"}},
+		{name: "CreateInMissingDirectory", args: "--db $DIR/no/such/x.db campaign create x --name X --kind welcome --percent 5", wantCode: 3,
+			wantStderr: []string{"promo: cannot create the database $DIR/no/such/x.db: the directory $DIR/no/such does not exist; create it first (mkdir -p $DIR/no/such), or use a file in an existing directory\n"}},
 		{name: "GlobalFlagsAfterCommand", args: "campaign show gen --db $DB --json", wantStdout: []string{`{"id":"gen"`}},
 		{name: "GlobalFlagEqualsForm", args: "campaign list --db=$DB", wantStdout: []string{"gen", "welcome"}},
 		{name: "FlagsBeforeArgument", args: "redeem --customer alice --amount 5000 ABCD2345", wantStdout: []string{"rd_1", "alice", "5.00 EUR"}},
@@ -142,7 +147,7 @@ func TestRun_Campaign(t *testing.T) {
 		{name: "CreateAmountNotAnInteger", args: create + "--amount 5.00 --currency EUR", wantCode: 2, wantStderr: []string{`--amount: "5.00" is not a whole number, e.g. --amount 2000 (20.00 in cents)`}},
 		{name: "CreateBadDate", args: create + "--percent 5 --expires 2027-13-01", wantCode: 2, wantStderr: []string{`--expires: want an RFC 3339 time such as 2027-01-31T00:00:00Z or a date such as 2027-01-31, got "2027-13-01"`}},
 		{name: "CreateBadStart", args: create + "--percent 5 --starts tomorrow", wantCode: 2, wantStderr: []string{"--starts: want an RFC 3339 time"}},
-		{name: "CreateEndsBeforeStart", args: create + "--percent 5 --starts 2027-02-01 --expires 2027-01-01", wantCode: 2, wantStderr: []string{"--expires: must be after starts_at"}},
+		{name: "CreateEndsBeforeStart", args: create + "--percent 5 --starts 2027-02-01 --expires 2027-01-01", wantCode: 2, wantStderr: []string{"--expires: must be after --starts\n"}},
 		{name: "CreateBadDuration", args: create + "--percent 5 --valid-for 2weeks", wantCode: 2, wantStderr: []string{`--valid-for: want a duration such as "48h", "90m" or "7d", got "2weeks"`}},
 		{name: "CreateBadID", args: "campaign create Bad_ID --percent 5", wantCode: 2, wantStderr: []string{"ID: want 1 to 64 lower-case letters"}},
 		{name: "CreateBadKind", args: create + "--percent 5 --kind weekly", wantCode: 2, wantStderr: []string{"--kind: want one of welcome"}},

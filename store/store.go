@@ -18,7 +18,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -184,7 +186,7 @@ func Open(path string, opts Options) (*Store, error) {
 		if errors.Is(err, kv.ErrLocked) {
 			return nil, lockedError(err)
 		}
-		return nil, &Error{Code: EUnavailable, Message: strings.TrimPrefix(err.Error(), "open "+path+": "), Err: err}
+		return nil, openError(path, err)
 	}
 	var engine kv.Engine = bdb
 	if !opts.NoLog {
@@ -650,4 +652,20 @@ func classify(err error, what string) error {
 		return &Error{Code: EUnavailable, Message: "the database cannot take writes now: nothing was written; retry later", Err: err}
 	}
 	return internal(err, what)
+}
+
+// openError says why the database file could not be opened or created,
+// and what to do, without repeating the path (the cause names it too).
+func openError(path string, err error) *Error {
+	msg := strings.TrimPrefix(err.Error(), "open "+path+": ")
+	dir := filepath.Dir(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if _, serr := os.Stat(dir); serr != nil {
+			msg = fmt.Sprintf("cannot create the database %s: the directory %s does not exist; create it first (mkdir -p %s), or use a file in an existing directory", path, dir, dir)
+		}
+	case errors.Is(err, fs.ErrPermission):
+		msg = fmt.Sprintf("cannot open the database %s: permission denied; run promo as the user who owns %s, or use a file you may write", path, dir)
+	}
+	return &Error{Code: EUnavailable, Message: msg, Err: err}
 }
