@@ -90,6 +90,9 @@ type Redemption struct {
 	RollbackReason string     `json:"rollback_reason,omitempty"`
 	RewardCode     string     `json:"reward_code,omitempty"`
 	RewardError    string     `json:"reward_error,omitempty"`
+	// RewardVoided is set by the rollback that voided RewardCode (an
+	// unused reward goes with the referral that earned it).
+	RewardVoided bool `json:"reward_voided,omitempty"`
 	// Hold is the hold the redemption used, if any.
 	Hold string `json:"hold,omitempty"`
 }
@@ -601,7 +604,7 @@ func (s *Store) rollbackTx(tx *wtx, id uint64, reason string, out *Redemption) e
 		}
 		voidReward = reward.rec.state == stateAssigned && reward.rec.redemptions == 0
 	}
-	r.RolledBackAt, r.RollbackReason = &now, reason
+	r.RolledBackAt, r.RollbackReason, r.RewardVoided = &now, reason, voidReward
 	if err := putRedemption(tx, id, &r); err != nil {
 		return err
 	}
