@@ -238,6 +238,9 @@ func TestRun_Assign(t *testing.T) {
 		{name: "BulkOut", args: "assign welcome --customers $DIR/customers.csv --out $DIR/mail.csv", wantStdout: []string{"assigned codes to 2 customers:", "mail.csv"}},
 		{name: "BulkBadLines", args: "assign welcome --customers -", stdin: "customer_id,channel\nalice,fax\n,email\n", wantCode: 2,
 			wantStderr: []string{`line 2: "alice": channel "fax" is not one of`, "nothing was assigned"}},
+		{name: "AssignUsedUp", setup: []step{{args: "assign welcome --customer alice"}, {args: "redeem WXYZ1111 --customer alice --amount 5000 --order o-7 --terminal till-2"}},
+			args: "assign welcome --customer alice", wantCode: 1, wantStdout: []string{"WXYZ1111", "uses      1 of 1"},
+			wantStderr: []string{"promo: alice already used their code WXYZ1111 of welcome on ", " at till-2, order o-7 (rd_1): a customer gets one code of this campaign"}},
 		{name: "BulkMissingFile", args: "assign welcome --customers $DIR/nosuch.csv", wantCode: 2, wantStderr: []string{"cannot read"}},
 	})
 }
