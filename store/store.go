@@ -61,6 +61,9 @@ var (
 	metaSchema     = []byte("schema")
 	metaFilterMark = []byte("filter_mark")
 	metaRejected   = []byte("rejected")
+	// metaUsedAssigned marks a file whose counters include assigned_used
+	// (added after schema 2 files existed; Open counts it once for them).
+	metaUsedAssigned = []byte("counted/assigned_used")
 )
 
 // Sequences: meta keys "seq/NAME" hold the last number handed out.
@@ -277,6 +280,12 @@ func (s *Store) init() error {
 			case v != nil && string(v) != schemaVersion:
 				return fmt.Errorf("database schema %q is not %q: this promo cannot read it", v, schemaVersion)
 			}
+			if tx.Get(bucketMeta, metaUsedAssigned) == nil {
+				if err := countUsedAssigned(tx); err != nil {
+					return err
+				}
+				tx.Put(bucketMeta, metaUsedAssigned, []byte{1})
+			}
 			tx.Put(bucketMeta, metaSchema, []byte(schemaVersion))
 			return nil
 		})
@@ -332,6 +341,34 @@ func migrateSequences(tx kv.RwTx) {
 		})
 		tx.Put(bucketMeta, seqKeyName(name), binary.BigEndian.AppendUint64(nil, last))
 	}
+}
+
+// countUsedAssigned sets each campaign's assigned_used counter from its
+// codes, once, for a file written before promo kept that counter.
+func countUsedAssigned(tx kv.RwTx) error {
+	used := map[uint32]int64{}
+	var err error
+	tx.Scan(bucketCodes, kv.All, func(_, v []byte) bool {
+		r, derr := decodeCodeRec(v)
+		if derr != nil {
+			err = derr
+			return false
+		}
+		if r.customer != "" && r.redemptions > 0 {
+			used[r.camp]++
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	for num, n := range used {
+		key := counterKey(num, dimTotal, nil)
+		vec := decodeVec(tx.Get(bucketCounters, key), nCounters)
+		vec[cUsedAssigned] = n
+		tx.Put(bucketCounters, key, encodeVec(vec))
+	}
+	return nil
 }
 
 func seqKeyName(name string) []byte { return []byte("seq/" + name) }
