@@ -66,8 +66,8 @@ type CampaignStats struct {
 	// null while nothing is assigned (printed codes: see UseRate).
 	AssignedUseRate *float64   `json:"assigned_use_rate"`
 	Daily           []DayStats `json:"daily"`
-	ByChannel      []DimStats `json:"by_channel"`
-	ByTerminal     []DimStats `json:"by_terminal"`
+	ByChannel       []DimStats `json:"by_channel"`
+	ByTerminal      []DimStats `json:"by_terminal"`
 	// TopReferrers lists, for a referral campaign, the ten codes that were
 	// redeemed most.
 	TopReferrers []Referrer `json:"top_referrers,omitempty"`
@@ -103,10 +103,10 @@ type Overview struct {
 	// TotalsByCurrency is the money of the campaigns, one entry per
 	// campaign currency ("" for campaigns without one), in order.
 	TotalsByCurrency []CurrencyTotals `json:"totals_by_currency"`
-	RejectedLookups Rejected        `json:"rejected_lookups"`
-	Filter          FilterInfo      `json:"filter"`
-	Events          uint64          `json:"events"`
-	Storage         StorageInfo     `json:"storage"`
+	RejectedLookups  Rejected         `json:"rejected_lookups"`
+	Filter           FilterInfo       `json:"filter"`
+	Events           uint64           `json:"events"`
+	Storage          StorageInfo      `json:"storage"`
 }
 
 // CurrencyTotals is the redemptions, discounts and order amounts of the
