@@ -257,14 +257,14 @@ func (e *env) campaignListCommand() *urfave.Command {
 					fmt.Fprintln(e.stdout, "no campaigns yet: create one with `promo campaign create ID --percent 10`")
 					return nil
 				}
-				t := newTable(e.stdout, "ID", "NAME", "KIND", "BENEFIT", "STATUS", "CODES", "AVAILABLE", "ASSIGNED", "REDEEMED", "EXPIRES")
+				t := newTable(e.stdout, "ID", "NAME", "KIND", "BENEFIT", "STATUS", "CODES", "AVAILABLE", "ASSIGNED NOW", "REDEEMED", "HANDED OUT", "EXPIRES")
 				for _, camp := range list {
 					var n store.Counts
 					if camp.Counts != nil {
 						n = *camp.Counts
 					}
 					t.row(camp.ID, camp.Name, camp.Kind, camp.Benefit.String(), camp.Status, n.Codes,
-						n.ByState.Available, n.ByState.Assigned, n.ByState.Redeemed, timeText(camp.ExpiresAt))
+						n.ByState.Available, n.ByState.Assigned, n.ByState.Redeemed, n.Assigned, timeText(camp.ExpiresAt))
 				}
 				return t.flush()
 			})
