@@ -815,10 +815,10 @@ func TestBrowser_CodeCheck_AgreesWithGen(t *testing.T) {
 
 // tillLayout is where the till's fields sit, measured in the browser.
 type tillLayout struct {
-	AmountLabelLines, CustomerLabelLines, RedeemLines int
+	AmountLabelLines, CustomerLabelLines, RedeemLines    int
 	AmountTop, CustomerTop, AmountHeight, CustomerHeight float64
-	RedeemText                                          string
-	RedeemOverflows                                     bool
+	RedeemText                                           string
+	RedeemOverflows                                      bool
 }
 
 // measureTill counts the lines of the two field labels and of the REDEEM
