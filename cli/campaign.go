@@ -361,7 +361,7 @@ func printCampaign(w io.Writer, c *store.Campaign) error {
 		t.row("codes", fmt.Sprintf("%d (generated %d, imported %d)", n.Codes, n.Generated, n.Imported))
 		t.row("by state now", fmt.Sprintf("available %d, assigned now %d, redeemed %d, voided %d",
 			n.ByState.Available, n.ByState.Assigned, n.ByState.Redeemed, n.ByState.Voided))
-		t.row("handed out", fmt.Sprintf("%d codes ever assigned to a customer", n.Assigned))
+		t.row("handed out", plural(n.Assigned, "code", "codes")+" ever assigned to a customer")
 		t.row("redemptions", fmt.Sprintf("%d (rolled back %d)", n.Redeemed, n.RolledBack))
 		t.row("discounts", fmt.Sprintf("%s on orders of %s", money(n.DiscountTotal, c.Benefit.Currency), money(n.OrderTotal, c.Benefit.Currency)))
 	}

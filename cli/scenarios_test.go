@@ -256,7 +256,16 @@ func TestRun_Redeem(t *testing.T) {
 	runScenarios(t, []scenario{
 		{name: "RedeemReferral", setup: referral, args: "redeem REFR1111 --customer bob", wantStdout: []string{"rd_1", "reward code  ABCD2345 (for the referrer)"}},
 		{name: "RedeemReferralOwnCode", setup: referral, args: "redeem REFR1111 --customer alice", wantCode: 1, wantStderr: []string{"a referrer cannot redeem their own referral code"}},
-		{name: "ReferralStats", setup: referred, args: "stats refer", wantStdout: []string{"TOP REFERRERS", "alice", "REFR1111"}},
+		{name: "ReferralStats", setup: referred, args: "stats refer", wantStdout: []string{"TOP REFERRERS", "alice", "REFR1111",
+			// Rates that cannot pass 100%, each saying what it divides.
+			"use rate       10.0%: 1 redemption of the 10 uses its codes allow\n",
+			"assigned used  100.0%: 1 of the 1 code handed out used at least once\n",
+			"handed out     1 code ever assigned to a customer\n"}},
+		{name: "PrintedCodesStats", setup: []step{{args: "redeem ABCD2345 --amount 5000"}}, args: "stats gen", wantStdout: []string{
+			"use rate       25.0%: 1 redemption of the 4 uses its codes allow\n",
+			"assigned used  - (no code assigned to a customer: see the use rate)\n"}},
+		{name: "OverviewMoneyByCurrency", setup: append(referred[:len(referred):len(referred)], step{args: "redeem ABCD2345 --amount 5000"}),
+			args: "stats", wantStdout: []string{"HANDED OUT", "USE RATE", "MONEY BY CURRENCY", "by currency below"}},
 		{name: "ReferralCustomer", setup: referred, args: "customer alice", wantStdout: []string{"REWARDS", "ABCD2345"}},
 		{name: "ReferralRollbackVoidsReward", setup: referred, args: "rollback rd_1", wantStdout: []string{"rolled back rd_1",
 			"voided the referrer's reward code ABCD2345, which this referral had earned (it was unused)"}},

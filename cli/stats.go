@@ -58,7 +58,7 @@ func (e *env) campaignStats(b Backend, id string) error {
 	t.row("codes now", fmt.Sprintf("%d: available %d, assigned now %d, redeemed %d, voided %d",
 		n.Codes, n.ByState.Available, n.ByState.Assigned, n.ByState.Redeemed, n.ByState.Voided))
 	t.row("made", fmt.Sprintf("generated %d, imported %d", n.Generated, n.Imported))
-	t.row("handed out", fmt.Sprintf("%d codes ever assigned to a customer", n.Assigned))
+	t.row("handed out", plural(n.Assigned, "code", "codes")+" ever assigned to a customer")
 	t.row("redemptions", fmt.Sprintf("%d in force, %d rolled back", n.Redeemed, n.RolledBack))
 	t.row("use rate", useRateText(s))
 	t.row("assigned used", assignedUseText(s))
@@ -122,7 +122,7 @@ func useRateText(s store.CampaignStats) string {
 	if s.UseRate == nil {
 		return "- (no codes yet)"
 	}
-	return fmt.Sprintf("%.1f%%: %d redemptions of the %d uses its codes allow", 100**s.UseRate, s.Counts.Redeemed, s.UsesAvailable)
+	return fmt.Sprintf("%.1f%%: %s of the %s its codes allow", 100**s.UseRate, plural(s.Counts.Redeemed, "redemption", "redemptions"), plural(s.UsesAvailable, "use", "uses"))
 }
 
 // assignedUseText is the assigned-use rate with what it divides: assigned
@@ -131,7 +131,7 @@ func assignedUseText(s store.CampaignStats) string {
 	if s.AssignedUseRate == nil {
 		return "- (no code assigned to a customer: see the use rate)"
 	}
-	return fmt.Sprintf("%.1f%%: %d of the %d codes handed out were used", 100**s.AssignedUseRate, s.Counts.AssignedUsed, s.Counts.Assigned)
+	return fmt.Sprintf("%.1f%%: %d of the %s handed out used at least once", 100**s.AssignedUseRate, s.Counts.AssignedUsed, plural(s.Counts.Assigned, "code", "codes"))
 }
 
 // printControls shows a campaign's budget use, suspected leaks and batches.
