@@ -238,7 +238,7 @@ func (e *env) overview(b Backend) error {
 			section(w, "MONEY BY CURRENCY")
 			t := newTable(w, "CURRENCY", "CAMPAIGNS", "REDEMPTIONS", "DISCOUNTS", "ORDERS")
 			for _, c := range o.TotalsByCurrency {
-				t.row(orDash(c.Currency), c.Campaigns, c.Redeemed, money(c.DiscountTotal, c.Currency), money(c.OrderTotal, c.Currency))
+				t.row(orNone(c.Currency), c.Campaigns, c.Redeemed, money(c.DiscountTotal, c.Currency), money(c.OrderTotal, c.Currency))
 			}
 			if err := t.flush(); err != nil {
 				return err
