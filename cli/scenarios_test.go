@@ -40,7 +40,7 @@ func (s scenario) run(t *testing.T) {
 	stdout, stderr, code := runIn(t, context.Background(), s.stdin, expand(s.args, db)...)
 	require.Equal(t, s.wantCode, code, "promo %s\nstdout: %s\nstderr: %s", s.args, stdout, stderr)
 	for _, want := range s.wantStdout {
-		require.Contains(t, stdout, want, "stdout")
+		require.Contains(t, stdout, strings.ReplaceAll(want, "$DIR", filepath.Dir(db)), "stdout")
 	}
 	for _, want := range s.wantStderr {
 		require.Contains(t, stderr, strings.ReplaceAll(want, "$DIR", filepath.Dir(db)), "stderr")
@@ -375,6 +375,11 @@ func TestRun_Controls(t *testing.T) {
 		{name: "WebhookRemoveUnknown", args: "webhooks remove wh_nope", wantCode: 1, wantStderr: []string{`no webhook "wh_nope"`}},
 		{name: "WebhookDeliveriesUnknown", args: "webhooks deliveries wh_nope", wantCode: 1, wantStderr: []string{`no webhook "wh_nope"`}},
 		{name: "BackupRotation", setup: []step{{args: "backup --dir $DIR/bk --keep 1"}}, args: "backup --dir $DIR/bk --keep 1", wantStdout: []string{"/bk/promo-"}},
+		// An older backup is always there to remove (two runs within one
+		// second would write the same name): the removal is reported on
+		// stdout, as what the command did.
+		{name: "BackupRotationRemoves", setup: []step{{args: "backup --dir $DIR/bk"}, {args: "backup $DIR/bk/promo-20000101-000000.db"}}, args: "backup --dir $DIR/bk --keep 1",
+			wantStdout: []string{"removed the old backup $DIR/bk/promo-20000101-000000.db\n"}},
 		{name: "BackupKeepWithoutDir", args: "backup $DIR/x.db --keep 2", wantCode: 2, wantStderr: []string{"--keep goes with --dir DIR"}},
 		{name: "ServiceUnit", args: "service-unit --binary /usr/local/bin/promo --tls-self-signed", wantStdout: []string{"ExecStart=/usr/local/bin/promo --db /var/lib/promo/promo.db serve --addr :8443 --tls-self-signed", "DynamicUser=yes"}},
 	})

@@ -54,6 +54,8 @@ func main() {
 			}
 		case e.Test == "" && e.Action == "fail":
 			failedPkgs = append(failedPkgs, e.Package)
+		case e.Test == "":
+			// A package's own start, pass or skip ("no test files").
 		case e.Action == "output":
 			logs[key] = append(logs[key], e.Output)
 		case e.Action == "pass":
