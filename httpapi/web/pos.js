@@ -142,6 +142,7 @@
   function show(kind, title, detail, reason, actions) {
     el.result.className = "result " + kind;
     el.result.dataset.reason = reason || "";
+    el.result.dataset.hold = ""; // set again by a valid answer that placed one
     el.title.textContent = title;
     el.detail.textContent = detail || "";
     el.actions.replaceChildren(...(actions || []));
