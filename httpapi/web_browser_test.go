@@ -653,6 +653,14 @@ func TestBrowser_Dashboard_DrawsTheChart(t *testing.T) {
 		"2026-03-04 bar assigned": 0, "2026-03-04 bar redeemed": 0,
 		"2026-03-05 bar assigned": 0, "2026-03-05 bar redeemed": 1,
 	}, got)
+	// Two names for "assigned", and rates that say what they divide.
+	cards := eval[map[string]string](b, `Object.fromEntries([...document.querySelectorAll('[data-role="counts"] .card')].map(c =>
+		[c.dataset.card, c.querySelector(".card-value").textContent]))`)
+	require.Equal(t, "5", cards["handed out"], "codes ever assigned")
+	require.Equal(t, "1", cards["assigned now"], "5 handed out, 4 of them redeemed")
+	require.Equal(t, "33.3%", cards["use rate"])
+	require.Equal(t, "80.0%", cards["assigned used"])
+	require.Equal(t, "16.00 EUR", cards["discount given · EUR"], "money with its currency")
 	require.Contains(t, b.text(`[data-role="by-channel"]`), "email")
 	require.Contains(t, b.text(`[data-role="by-terminal"]`), "stand-2")
 	b.screenshot("dashboard-campaign")

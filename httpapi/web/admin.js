@@ -134,7 +134,7 @@
   }
 
   function card(label, value, note) {
-    return h("div", { class: "card" }, h("div", { class: "card-value" }, value), h("div", { class: "card-label" }, label),
+    return h("div", { class: "card", dataset: { card: label } }, h("div", { class: "card-value" }, value), h("div", { class: "card-label" }, label),
       note ? h("div", { class: "card-note" }, note) : null);
   }
 
