@@ -31,9 +31,11 @@ run: build
 test: build
 	bash .ci/install-chromium.sh
 	$(GO) vet ./...
-	PROMO_BIN=$(abspath $(BIN)) $(GO) test -race -timeout 20m ./...
+	# Each run's output goes through .ci/testsummary: the packages' result
+	# lines, failing tests' output, then how many ran and each skip's reason.
+	set -o pipefail; PROMO_BIN=$(abspath $(BIN)) $(GO) test -json -race -timeout 20m ./... | $(GO) run ./.ci/testsummary "go test -race ./..."
 	# The store's rules once more on bbolt alone (./... ran them behind the log).
-	$(GO) test -count=1 ./store -args -engine=bolt
+	set -o pipefail; $(GO) test -json -count=1 ./store -args -engine=bolt | $(GO) run ./.ci/testsummary "store on bbolt alone"
 	$(MAKE) --no-print-directory fuzz-short
 
 fuzz-short:

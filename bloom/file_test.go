@@ -3,7 +3,9 @@ package bloom
 import (
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -60,19 +62,37 @@ func TestLoad_Corrupt(t *testing.T) {
 }
 
 func TestFilter_Save_FailureKeepsOldFile_ReadOnlyDir(t *testing.T) {
-	if os.Geteuid() == 0 {
-		t.Skip("root ignores directory permissions; see the RLIMIT_FSIZE test")
-	}
 	dir := t.TempDir()
 	path := filepath.Join(dir, "codes.bloom")
 	old := makeKeys(members, 0, 10)
 	require.NoError(t, smallFilter(old).Save(path, testMark))
-	require.NoError(t, os.Chmod(dir, 0o500))
-	t.Cleanup(func() { _ = os.Chmod(dir, 0o700) })
+	readOnlyDir(t, dir)
 
 	err := smallFilter(makeKeys(extra, 0, 10)).Save(path, Mark{9})
 	require.Error(t, err)
 	g, err := Load(path, testMark)
 	require.NoError(t, err)
 	requireAll(t, g, old)
+}
+
+// readOnlyDir makes dir refuse new files until the test ends. Permissions
+// do not stop root, so as root the directory is made immutable (chattr +i,
+// which stops root too); the test skips only where neither can be had.
+func readOnlyDir(t *testing.T, dir string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		require.NoError(t, os.Chmod(dir, 0o500))
+		t.Cleanup(func() { _ = os.Chmod(dir, 0o700) })
+		return
+	}
+	if out, err := exec.Command("chattr", "+i", dir).CombinedOutput(); err != nil {
+		t.Skipf("as root a read-only directory needs chattr +i, which failed here (%v: %s)", err, strings.TrimSpace(string(out)))
+	}
+	t.Cleanup(func() { _ = exec.Command("chattr", "-i", dir).Run() })
+	probe := filepath.Join(dir, "probe")
+	if f, err := os.Create(probe); err == nil {
+		f.Close()
+		_ = os.Remove(probe)
+		t.Fatalf("chattr +i did not make %s read-only", dir)
+	}
 }

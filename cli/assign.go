@@ -56,11 +56,49 @@ func (e *env) assign(c *urfave.Context) error {
 		if err != nil {
 			return e.withFlags(err, assignFields)
 		}
+		if code.MaxRedemptions > 0 && code.RedemptionCount >= code.MaxRedemptions {
+			return e.usedUp(b, code)
+		}
 		if e.json {
 			return e.printJSON(code)
 		}
 		return printCode(e.stdout, code)
 	})
+}
+
+// usedUp answers an assign that found the customer's code of the campaign
+// already used up (a one_per_customer campaign gives a customer one code):
+// the code on stdout as usual, and exit status 1 with when, where and for
+// which order it was used, so that a script sends no dead code and a
+// person can tell the customer.
+func (e *env) usedUp(b Backend, code store.Code) error {
+	full, err := b.GetCode(code.Code)
+	if err != nil {
+		return err
+	}
+	if e.json {
+		if err := e.printJSON(full); err != nil {
+			return err
+		}
+	} else if err := printCode(e.stdout, code); err != nil {
+		return err
+	}
+	when := ""
+	for _, r := range full.Redemptions {
+		if r.RolledBackAt == nil {
+			where := r.Terminal
+			if where == "" {
+				where = "no recorded terminal"
+			}
+			when = " on " + timeText(&r.RedeemedAt) + " at " + where
+			if r.OrderID != "" {
+				when += ", order " + r.OrderID
+			}
+			when += " (" + r.ID + ")"
+		}
+	}
+	return answeredNo(store.EAlreadyRedeemed, fmt.Sprintf("%s already used their code %s of %s%s: a customer gets one code of this campaign, so there is no new one to send",
+		code.CustomerID, code.Code, code.Campaign, when))
 }
 
 func (e *env) assignMany(c *urfave.Context, id, file string) error {

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 
 	urfave "github.com/urfave/cli/v2"
 
@@ -89,6 +90,9 @@ func (e *env) open(c *urfave.Context, create bool) (Backend, error) {
 	}
 	if !create {
 		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			if dir := filepath.Dir(path); !isDir(dir) {
+				return nil, unreachable(fmt.Sprintf("no database at %s, and no directory %s: point --db (or PROMO_DB) at your database, or make the directory (mkdir -p %s) and then start a database with `promo --db %s campaign create`", path, dir, dir, path), err)
+			}
 			return nil, unreachable(fmt.Sprintf("no database at %s: point --db (or PROMO_DB) at your database, or start one with `promo --db %s campaign create`", path, path), err)
 		}
 	}
@@ -119,4 +123,9 @@ func (e *env) withBackend(c *urfave.Context, create bool, fn func(Backend) error
 		}
 	}()
 	return fn(b)
+}
+
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
 }

@@ -76,13 +76,18 @@ func (e *env) backup(c *urfave.Context) error {
 		if err != nil {
 			return err
 		}
-		for _, r := range removed {
-			fmt.Fprintf(e.stderr, "promo: removed the old backup %s\n", r)
-		}
 		if e.json {
+			for _, r := range removed {
+				fmt.Fprintf(e.stderr, "promo: removed the old backup %s\n", r) // stdout holds the JSON
+			}
 			return e.printJSON(map[string]any{"file": path, "bytes": n})
 		}
 		fmt.Fprintf(e.stdout, "wrote %s (%s)\n", path, sizeText(n))
+		for _, r := range removed {
+			// What the command did, as its other lines: stderr is for
+			// failures (a timer's journal then reads the same).
+			fmt.Fprintf(e.stdout, "removed the old backup %s\n", r)
+		}
 		return nil
 	})
 }

@@ -257,14 +257,14 @@ func (e *env) campaignListCommand() *urfave.Command {
 					fmt.Fprintln(e.stdout, "no campaigns yet: create one with `promo campaign create ID --percent 10`")
 					return nil
 				}
-				t := newTable(e.stdout, "ID", "NAME", "KIND", "BENEFIT", "STATUS", "CODES", "AVAILABLE", "ASSIGNED", "REDEEMED", "EXPIRES")
+				t := newTable(e.stdout, "ID", "NAME", "KIND", "BENEFIT", "STATUS", "CODES", "AVAILABLE", "ASSIGNED NOW", "REDEEMED", "HANDED OUT", "EXPIRES")
 				for _, camp := range list {
 					var n store.Counts
 					if camp.Counts != nil {
 						n = *camp.Counts
 					}
 					t.row(camp.ID, camp.Name, camp.Kind, camp.Benefit.String(), camp.Status, n.Codes,
-						n.ByState.Available, n.ByState.Assigned, n.ByState.Redeemed, timeText(camp.ExpiresAt))
+						n.ByState.Available, n.ByState.Assigned, n.ByState.Redeemed, n.Assigned, timeText(camp.ExpiresAt))
 				}
 				return t.flush()
 			})
@@ -359,8 +359,9 @@ func printCampaign(w io.Writer, c *store.Campaign) error {
 	t.row("created", timeText(&c.CreatedAt))
 	if n := c.Counts; n != nil {
 		t.row("codes", fmt.Sprintf("%d (generated %d, imported %d)", n.Codes, n.Generated, n.Imported))
-		t.row("by state", fmt.Sprintf("available %d, assigned %d, redeemed %d, voided %d",
+		t.row("by state now", fmt.Sprintf("available %d, assigned now %d, redeemed %d, voided %d",
 			n.ByState.Available, n.ByState.Assigned, n.ByState.Redeemed, n.ByState.Voided))
+		t.row("handed out", plural(n.Assigned, "code", "codes")+" ever assigned to a customer")
 		t.row("redemptions", fmt.Sprintf("%d (rolled back %d)", n.Redeemed, n.RolledBack))
 		t.row("discounts", fmt.Sprintf("%s on orders of %s", money(n.DiscountTotal, c.Benefit.Currency), money(n.OrderTotal, c.Benefit.Currency)))
 	}

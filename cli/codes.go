@@ -78,15 +78,15 @@ func (e *env) exportCommand() *urfave.Command {
 		Description: describe("Writes every code of the campaign in creation order as CSV (code, campaign, state,\n"+
 			"customer_id, channel, assigned_at, expires_at, redemption_count, batch), or with --redemptions\n"+
 			"every redemption. --out writes FILE atomically (a progress bar shows on a terminal); otherwise\n"+
-			"the CSV goes to stdout. With --json, one JSON object a line. --qr also writes each code's QR\n"+
-			"code into DIR as CODE.png, for printing.",
+			"the CSV goes to stdout. With --json, one JSON object a line. --qr writes each code's QR code\n"+
+			"into DIR as CODE.png, for printing; with --qr and no --out, only the images are written.",
 			"promo export welcome-2026 --state available --out codes.csv",
 			"promo export summer-fair --state available --out codes.csv --qr qr/",
 			"promo export welcome-2026 --redemptions > redemptions.csv"),
 		Flags: []urfave.Flag{
 			&urfave.StringFlag{Name: "state", Usage: "only codes in `STATE`: available, assigned, redeemed or voided"},
 			&urfave.StringFlag{Name: "out", Usage: "write to `FILE` instead of stdout"},
-			&urfave.StringFlag{Name: "qr", Usage: "also write a QR code PNG of each code into `DIR` (file name: the code)"},
+			&urfave.StringFlag{Name: "qr", Usage: "write a QR code PNG of each code into `DIR` (file name: the code); the CSV only with --out"},
 			&urfave.BoolFlag{Name: "redemptions", Usage: "export the redemptions instead of the codes"},
 		},
 		Action: e.export,
@@ -116,6 +116,12 @@ func (e *env) export(c *urfave.Context) error {
 		}
 		w := e.stdout
 		var bar *progress
+		qrOnly := out == "" && c.String("qr") != ""
+		if qrOnly {
+			// The images are what was asked for: no CSV on the terminal.
+			w = io.Discard
+			bar = e.progress(exportTotal(camp.Counts, state, false), "writing QR codes")
+		}
 		if out != "" {
 			f, err := createAtomic(out)
 			if err != nil {
@@ -171,6 +177,8 @@ func (e *env) export(c *urfave.Context) error {
 				what = plural(n, "redemption", "redemptions")
 			}
 			fmt.Fprintf(e.stdout, "exported %s to %s\n", what, out)
+			qr.report(e.stdout)
+		} else if qrOnly {
 			qr.report(e.stdout)
 		} else {
 			qr.report(e.stderr) // stdout holds the CSV

@@ -61,7 +61,7 @@ func (e *env) customerCommand() *urfave.Command {
 
 // printCodes shows codes as a table.
 func printCodes(w io.Writer, codes []store.Code) error {
-	t := newTable(w, "CODE", "CAMPAIGN", "STATE", "CHANNEL", "ASSIGNED", "EXPIRES", "USES")
+	t := newTable(w, "CODE", "CAMPAIGN", "STATE", "CHANNEL", "ASSIGNED AT", "EXPIRES", "USES")
 	for _, c := range codes {
 		t.row(c.Code, c.Campaign, c.State, orDash(c.Channel), timeText(c.AssignedAt), timeText(c.ExpiresAt),
 			fmt.Sprintf("%d of %d", c.RedemptionCount, c.MaxRedemptions))

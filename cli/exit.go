@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"regexp"
 	"strings"
 	"syscall"
 
@@ -203,9 +204,19 @@ func (e *env) withFlags(err error, flags map[string]string) error {
 		return err
 	}
 	cp := *se
-	cp.Message = flag + ":" + rest
+	cp.Message = flag + ":" + jsonNames.ReplaceAllStringFunc(rest, func(name string) string {
+		if f, ok := flags[name]; ok {
+			return f // "must be after starts_at" → "must be after --starts"
+		}
+		return name
+	})
 	return &cp
 }
+
+// jsonNames are the words of a message that look like JSON field names
+// (with an underscore or a dot), which withFlags turns into flags too, so
+// that a sentence never names a flag and a JSON field at once.
+var jsonNames = regexp.MustCompile(`\b[a-z]+(?:[._][a-z]+)+\b`)
 
 // renameField rewrites a message that starts with one of the fields
 // ("currency: ...") to start with its flag instead.

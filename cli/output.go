@@ -87,7 +87,9 @@ func section(w io.Writer, title string) { fmt.Fprintf(w, "\n%s\n", title) }
 // known, otherwise the minor units with a note.
 func money(amount int64, currency string) string {
 	if currency == "" {
-		return strconv.FormatInt(amount, 10) + " (minor units)"
+		// A campaign without a currency: its amounts are the orders' own
+		// minor units, whatever their currency; say so rather than guess.
+		return strconv.FormatInt(amount, 10) + " (no currency)"
 	}
 	return store.FormatMoney(amount, currency)
 }
@@ -196,4 +198,11 @@ func (c ctxWriter) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.w.Write(p)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }

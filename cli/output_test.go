@@ -191,7 +191,7 @@ func TestMoney(t *testing.T) {
 		{-150, "USD", "-1.50 USD"},
 		{500, "JPY", "500 JPY"},
 		{1234, "KWD", "1.234 KWD"},
-		{2000, "", "2000 (minor units)"},
+		{2000, "", "2000 (no currency)"},
 	}
 	for _, tt := range tests {
 		require.Equal(t, tt.want, money(tt.amount, tt.currency))

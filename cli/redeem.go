@@ -197,6 +197,12 @@ func (e *env) rollbackCommand() *urfave.Command {
 					return e.printJSON(r)
 				}
 				fmt.Fprintf(e.stdout, "rolled back %s: code %s can be used again\n", r.ID, r.Code)
+				switch {
+				case r.RewardVoided:
+					fmt.Fprintf(e.stdout, "voided the referrer's reward code %s, which this referral had earned (it was unused)\n", r.RewardCode)
+				case r.RewardCode != "":
+					fmt.Fprintf(e.stdout, "the referrer's reward code %s stays: it was already used or voided\n", r.RewardCode)
+				}
 				return nil
 			})
 		},

@@ -40,10 +40,10 @@ func (s scenario) run(t *testing.T) {
 	stdout, stderr, code := runIn(t, context.Background(), s.stdin, expand(s.args, db)...)
 	require.Equal(t, s.wantCode, code, "promo %s\nstdout: %s\nstderr: %s", s.args, stdout, stderr)
 	for _, want := range s.wantStdout {
-		require.Contains(t, stdout, want, "stdout")
+		require.Contains(t, stdout, strings.ReplaceAll(want, "$DIR", filepath.Dir(db)), "stdout")
 	}
 	for _, want := range s.wantStderr {
-		require.Contains(t, stderr, want, "stderr")
+		require.Contains(t, stderr, strings.ReplaceAll(want, "$DIR", filepath.Dir(db)), "stderr")
 	}
 	for _, not := range s.notStdout {
 		require.NotContains(t, stdout, not, "stdout")
@@ -109,6 +109,11 @@ func TestRun_Usage(t *testing.T) {
 		{name: "BadNumber", args: "generate gen --count many", wantCode: 2, wantStderr: []string{`--count: "many" is not a whole number, e.g. --count 1000`}},
 		{name: "BadBool", args: "import gen $DIR/codes.txt --skip-invalid=maybe", wantCode: 2, wantStderr: []string{"--skip-invalid takes no value, or =true or =false"}},
 		{name: "NoDatabase", args: "--db $DIR/missing.db campaign list", wantCode: 3, wantStderr: []string{"no database at", "missing.db"}},
+		// A missing directory: list says so rather than suggesting a create
+		// that would fail the same way, and create names the directory once.
+		{name: "NoDatabaseDirectory", args: "--db $DIR/no/such/x.db campaign list", wantCode: 3, wantStderr: []string{"and no directory $DIR/no/such: ", "(mkdir -p $DIR/no/such) and then"}},
+		{name: "CreateInMissingDirectory", args: "--db $DIR/no/such/x.db campaign create x --name X --kind welcome --percent 5", wantCode: 3,
+			wantStderr: []string{"promo: cannot create the database $DIR/no/such/x.db: the directory $DIR/no/such does not exist; create it first (mkdir -p $DIR/no/such), or use a file in an existing directory\n"}},
 		{name: "GlobalFlagsAfterCommand", args: "campaign show gen --db $DB --json", wantStdout: []string{`{"id":"gen"`}},
 		{name: "GlobalFlagEqualsForm", args: "campaign list --db=$DB", wantStdout: []string{"gen", "welcome"}},
 		{name: "FlagsBeforeArgument", args: "redeem --customer alice --amount 5000 ABCD2345", wantStdout: []string{"rd_1", "alice", "5.00 EUR"}},
@@ -142,7 +147,7 @@ func TestRun_Campaign(t *testing.T) {
 		{name: "CreateAmountNotAnInteger", args: create + "--amount 5.00 --currency EUR", wantCode: 2, wantStderr: []string{`--amount: "5.00" is not a whole number, e.g. --amount 2000 (20.00 in cents)`}},
 		{name: "CreateBadDate", args: create + "--percent 5 --expires 2027-13-01", wantCode: 2, wantStderr: []string{`--expires: want an RFC 3339 time such as 2027-01-31T00:00:00Z or a date such as 2027-01-31, got "2027-13-01"`}},
 		{name: "CreateBadStart", args: create + "--percent 5 --starts tomorrow", wantCode: 2, wantStderr: []string{"--starts: want an RFC 3339 time"}},
-		{name: "CreateEndsBeforeStart", args: create + "--percent 5 --starts 2027-02-01 --expires 2027-01-01", wantCode: 2, wantStderr: []string{"--expires: must be after starts_at"}},
+		{name: "CreateEndsBeforeStart", args: create + "--percent 5 --starts 2027-02-01 --expires 2027-01-01", wantCode: 2, wantStderr: []string{"--expires: must be after --starts\n"}},
 		{name: "CreateBadDuration", args: create + "--percent 5 --valid-for 2weeks", wantCode: 2, wantStderr: []string{`--valid-for: want a duration such as "48h", "90m" or "7d", got "2weeks"`}},
 		{name: "CreateBadID", args: "campaign create Bad_ID --percent 5", wantCode: 2, wantStderr: []string{"ID: want 1 to 64 lower-case letters"}},
 		{name: "CreateBadKind", args: create + "--percent 5 --kind weekly", wantCode: 2, wantStderr: []string{"--kind: want one of welcome"}},
@@ -233,6 +238,9 @@ func TestRun_Assign(t *testing.T) {
 		{name: "BulkOut", args: "assign welcome --customers $DIR/customers.csv --out $DIR/mail.csv", wantStdout: []string{"assigned codes to 2 customers:", "mail.csv"}},
 		{name: "BulkBadLines", args: "assign welcome --customers -", stdin: "customer_id,channel\nalice,fax\n,email\n", wantCode: 2,
 			wantStderr: []string{`line 2: "alice": channel "fax" is not one of`, "nothing was assigned"}},
+		{name: "AssignUsedUp", setup: []step{{args: "assign welcome --customer alice"}, {args: "redeem WXYZ1111 --customer alice --amount 5000 --order o-7 --terminal till-2"}},
+			args: "assign welcome --customer alice", wantCode: 1, wantStdout: []string{"WXYZ1111", "uses      1 of 1"},
+			wantStderr: []string{"promo: alice already used their code WXYZ1111 of welcome on ", " at till-2, order o-7 (rd_1): a customer gets one code of this campaign"}},
 		{name: "BulkMissingFile", args: "assign welcome --customers $DIR/nosuch.csv", wantCode: 2, wantStderr: []string{"cannot read"}},
 	})
 }
@@ -248,9 +256,21 @@ func TestRun_Redeem(t *testing.T) {
 	runScenarios(t, []scenario{
 		{name: "RedeemReferral", setup: referral, args: "redeem REFR1111 --customer bob", wantStdout: []string{"rd_1", "reward code  ABCD2345 (for the referrer)"}},
 		{name: "RedeemReferralOwnCode", setup: referral, args: "redeem REFR1111 --customer alice", wantCode: 1, wantStderr: []string{"a referrer cannot redeem their own referral code"}},
-		{name: "ReferralStats", setup: referred, args: "stats refer", wantStdout: []string{"TOP REFERRERS", "alice", "REFR1111"}},
+		{name: "ReferralStats", setup: referred, args: "stats refer", wantStdout: []string{"TOP REFERRERS", "alice", "REFR1111",
+			// Rates that cannot pass 100%, each saying what it divides.
+			"use rate       10.0%: 1 redemption of the 10 uses its codes allow\n",
+			"assigned used  100.0%: 1 of the 1 code handed out used at least once\n",
+			"handed out     1 code ever assigned to a customer\n"}},
+		{name: "PrintedCodesStats", setup: []step{{args: "redeem ABCD2345 --amount 5000"}}, args: "stats gen", wantStdout: []string{
+			"use rate       25.0%: 1 redemption of the 4 uses its codes allow\n",
+			"assigned used  - (no code assigned to a customer: see the use rate)\n"}},
+		{name: "OverviewMoneyByCurrency", setup: append(referred[:len(referred):len(referred)], step{args: "redeem ABCD2345 --amount 5000"}),
+			args: "stats", wantStdout: []string{"HANDED OUT", "USE RATE", "MONEY BY CURRENCY", "by currency below"}},
 		{name: "ReferralCustomer", setup: referred, args: "customer alice", wantStdout: []string{"REWARDS", "ABCD2345"}},
-		{name: "ReferralRollbackVoidsReward", setup: referred, args: "rollback rd_1", wantStdout: []string{"rolled back rd_1"}},
+		{name: "ReferralRollbackVoidsReward", setup: referred, args: "rollback rd_1", wantStdout: []string{"rolled back rd_1",
+			"voided the referrer's reward code ABCD2345, which this referral had earned (it was unused)"}},
+		{name: "ReferralRollbackKeepsUsedReward", setup: append(referred[:len(referred):len(referred)], step{args: "redeem ABCD2345 --customer alice"}),
+			args: "rollback rd_1", wantStdout: []string{"the referrer's reward code ABCD2345 stays: it was already used or voided"}},
 		{name: "Validate", args: "validate ABCD2345 --amount 4999 --currency EUR", wantStdout: []string{"valid", "yes", "10% off", "5.00 EUR on an order of 49.99 EUR"}},
 		{name: "ValidateUnknown", args: "validate NOSUCH99", wantCode: 1, wantStderr: []string{"not valid: no such code"}},
 		{name: "ValidateRedeemed", setup: []step{{args: "redeem ABCD2345"}}, args: "validate ABCD2345", wantCode: 1, wantStderr: []string{"not valid: this code was already redeemed"}},
@@ -355,6 +375,11 @@ func TestRun_Controls(t *testing.T) {
 		{name: "WebhookRemoveUnknown", args: "webhooks remove wh_nope", wantCode: 1, wantStderr: []string{`no webhook "wh_nope"`}},
 		{name: "WebhookDeliveriesUnknown", args: "webhooks deliveries wh_nope", wantCode: 1, wantStderr: []string{`no webhook "wh_nope"`}},
 		{name: "BackupRotation", setup: []step{{args: "backup --dir $DIR/bk --keep 1"}}, args: "backup --dir $DIR/bk --keep 1", wantStdout: []string{"/bk/promo-"}},
+		// An older backup is always there to remove (two runs within one
+		// second would write the same name): the removal is reported on
+		// stdout, as what the command did.
+		{name: "BackupRotationRemoves", setup: []step{{args: "backup --dir $DIR/bk"}, {args: "backup $DIR/bk/promo-20000101-000000.db"}}, args: "backup --dir $DIR/bk --keep 1",
+			wantStdout: []string{"removed the old backup $DIR/bk/promo-20000101-000000.db\n"}},
 		{name: "BackupKeepWithoutDir", args: "backup $DIR/x.db --keep 2", wantCode: 2, wantStderr: []string{"--keep goes with --dir DIR"}},
 		{name: "ServiceUnit", args: "service-unit --binary /usr/local/bin/promo --tls-self-signed", wantStdout: []string{"ExecStart=/usr/local/bin/promo --db /var/lib/promo/promo.db serve --addr :8443 --tls-self-signed", "DynamicUser=yes"}},
 	})

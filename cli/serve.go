@@ -132,6 +132,7 @@ func (e *env) serve(c *urfave.Context) error {
 	}
 	opts.OnReady = func(tcp net.Addr, socket string) {
 		fmt.Fprintf(e.stderr, "promo: serving %s://%s (admin socket %s)\n", scheme, tcp, socket)
+		e.printPages(st, scheme, tcp, path)
 	}
 	srv := httpapi.New(st, opts)
 	// Webhook deliveries run beside the API, until the server stops.
@@ -260,5 +261,36 @@ func (e *env) printCertificate(certs *httpapi.CertSource, file, how string) {
 	fmt.Fprintf(e.stderr, "promo:   public key pin       %s  (SPKI SHA-256, base64; Chromium: --ignore-certificate-errors-spki-list=%s)\n", info.SPKIPin, info.SPKIPin)
 	if time.Until(info.NotAfter) < 0 {
 		fmt.Fprintf(e.stderr, "promo: warning: the certificate in %s expired on %s: clients that check it will refuse to connect; renew it\n", file, info.NotAfter.UTC().Format(time.DateOnly))
+	}
+}
+
+// printPages tells a person starting the server where the web pages are
+// and, while the database has no key of a role, the command that makes
+// one. promo never makes a key by itself: a secret printed at start-up
+// would land in the service's journal, readable long after.
+func (e *env) printPages(st *store.Store, scheme string, tcp net.Addr, db string) {
+	host, port, err := net.SplitHostPort(tcp.String())
+	if err != nil {
+		return
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	base := scheme + "://" + net.JoinHostPort(host, port)
+	fmt.Fprintf(e.stderr, "promo:   till       %s/pos\n", base)
+	fmt.Fprintf(e.stderr, "promo:   dashboard  %s/admin\n", base)
+	keys, err := st.Keys()
+	if err != nil {
+		return
+	}
+	has := map[string]bool{}
+	for _, k := range keys {
+		has[k.Role] = true
+	}
+	for _, want := range []struct{ role, name, page string }{{store.RoleAdmin, "admin-1", "the dashboard"}, {store.RolePOS, "till-1", "a till"}} {
+		if !has[want.role] {
+			fmt.Fprintf(e.stderr, "promo:   no %s key yet; for %s, run in another terminal: promo --db %s keys create %s --role %s\n",
+				want.role, want.page, db, want.name, want.role)
+		}
 	}
 }

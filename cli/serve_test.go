@@ -66,10 +66,17 @@ func TestRun_Socket(t *testing.T) {
 			t.Fatalf("serve ended with %d: %s", code, serveErr.String())
 		default:
 		}
-		return strings.Contains(serveErr.String(), "promo: serving http://127.0.0.1:")
+		return strings.Contains(serveErr.String(), "keys create till-1 --role pos\n") // the banner's last line
 	}
 	require.Eventually(t, ready, 10*time.Second, 10*time.Millisecond)
+	require.Contains(t, serveErr.String(), "promo: serving http://127.0.0.1:")
 	require.Contains(t, serveErr.String(), "(admin socket "+db+".sock)")
+	// The first start says where the pages are and how to make the keys
+	// they need (the seeded database has none).
+	require.Regexp(t, `promo:   till       http://127\.0\.0\.1:\d+/pos\n`, serveErr.String())
+	require.Regexp(t, `promo:   dashboard  http://127\.0\.0\.1:\d+/admin\n`, serveErr.String())
+	require.Contains(t, serveErr.String(), "no admin key yet; for the dashboard, run in another terminal: promo --db "+db+" keys create admin-1 --role admin")
+	require.Contains(t, serveErr.String(), "keys create till-1 --role pos")
 
 	// A follower sees what another command does.
 	followCtx, stopFollowing := context.WithCancel(ctx)

@@ -55,16 +55,13 @@ func (e *env) campaignStats(b Backend, id string) error {
 	n := s.Counts
 	t := newTable(w)
 	t.row("campaign", fmt.Sprintf("%s (%s), %s, %s", s.Campaign, s.Name, s.Kind, s.Status))
-	t.row("codes", fmt.Sprintf("%d: available %d, assigned %d, redeemed %d, voided %d",
+	t.row("codes now", fmt.Sprintf("%d: available %d, assigned now %d, redeemed %d, voided %d",
 		n.Codes, n.ByState.Available, n.ByState.Assigned, n.ByState.Redeemed, n.ByState.Voided))
 	t.row("made", fmt.Sprintf("generated %d, imported %d", n.Generated, n.Imported))
-	t.row("assigned", n.Assigned)
+	t.row("handed out", plural(n.Assigned, "code", "codes")+" ever assigned to a customer")
 	t.row("redemptions", fmt.Sprintf("%d in force, %d rolled back", n.Redeemed, n.RolledBack))
-	rate := "- (nothing assigned yet)"
-	if s.RedemptionRate != nil {
-		rate = fmt.Sprintf("%.1f%% of assigned codes redeemed", 100**s.RedemptionRate)
-	}
-	t.row("rate", rate)
+	t.row("use rate", useRateText(s))
+	t.row("assigned used", assignedUseText(s))
 	t.row("discounts", fmt.Sprintf("%s on orders of %s", money(n.DiscountTotal, cur), money(n.OrderTotal, cur)))
 	if err := t.flush(); err != nil {
 		return err
@@ -80,7 +77,7 @@ func (e *env) campaignStats(b Backend, id string) error {
 			continue
 		}
 		section(w, dim.title)
-		t := newTable(w, dim.column, "ASSIGNED", "REDEEMED", "ROLLED BACK", "DISCOUNT", "ORDERS")
+		t := newTable(w, dim.column, "HANDED OUT", "REDEEMED", "ROLLED BACK", "DISCOUNT", "ORDERS")
 		for _, d := range dim.rows {
 			t.row(d.Name, d.Assigned, d.Redeemed, d.RolledBack, money(d.Discount, cur), money(d.Orders, cur))
 		}
@@ -117,6 +114,24 @@ func (e *env) campaignStats(b Backend, id string) error {
 		}
 	}
 	return printControls(w, s, cur)
+}
+
+// useRateText is the use rate with what it divides: redemptions in force
+// over the uses the campaign's codes allow.
+func useRateText(s store.CampaignStats) string {
+	if s.UseRate == nil {
+		return "- (no codes yet)"
+	}
+	return fmt.Sprintf("%.1f%%: %s of the %s its codes allow", 100**s.UseRate, plural(s.Counts.Redeemed, "redemption", "redemptions"), plural(s.UsesAvailable, "use", "uses"))
+}
+
+// assignedUseText is the assigned-use rate with what it divides: assigned
+// codes with a redemption in force over the codes ever assigned.
+func assignedUseText(s store.CampaignStats) string {
+	if s.AssignedUseRate == nil {
+		return "- (no code assigned to a customer: see the use rate)"
+	}
+	return fmt.Sprintf("%.1f%%: %d of the %s handed out used at least once", 100**s.AssignedUseRate, s.Counts.AssignedUsed, plural(s.Counts.Assigned, "code", "codes"))
 }
 
 // printControls shows a campaign's budget use, suspected leaks and batches.
@@ -168,7 +183,7 @@ func printDaily(w io.Writer, days []store.DayStats) {
 		peak = max(peak, d.Redeemed)
 	}
 	const width = 40
-	t := newTable(w, "DATE", "ASSIGNED", "REDEEMED", "ROLLED BACK", "")
+	t := newTable(w, "DATE", "HANDED OUT", "REDEEMED", "ROLLED BACK", "")
 	for _, d := range days {
 		bar := ""
 		if peak > 0 && d.Redeemed > 0 {
@@ -192,35 +207,42 @@ func (e *env) overview(b Backend) error {
 		return err
 	}
 	currency := map[string]string{}
-	currencies := map[string]bool{}
 	for _, c := range camps {
 		currency[c.ID] = c.Benefit.Currency
-		currencies[c.Benefit.Currency] = true
 	}
 	w := e.stdout
 	if len(o.Campaigns) == 0 {
 		fmt.Fprintln(w, "no campaigns yet")
 	} else {
-		t := newTable(w, "CAMPAIGN", "KIND", "STATUS", "CODES", "AVAILABLE", "ASSIGNED", "REDEEMED", "ROLLED BACK", "RATE", "DISCOUNTS")
+		t := newTable(w, "CAMPAIGN", "KIND", "STATUS", "CODES", "AVAILABLE", "HANDED OUT", "REDEEMED", "ROLLED BACK", "USE RATE", "DISCOUNTS")
 		for _, s := range o.Campaigns {
 			rate := "-"
-			if s.RedemptionRate != nil {
-				rate = fmt.Sprintf("%.1f%%", 100**s.RedemptionRate)
+			if s.UseRate != nil {
+				rate = fmt.Sprintf("%.1f%%", 100**s.UseRate)
 			}
 			n := s.Counts
 			t.row(s.Campaign, s.Kind, s.Status, n.Codes, n.ByState.Available, n.Assigned, n.Redeemed, n.RolledBack,
 				rate, money(n.DiscountTotal, currency[s.Campaign]))
 		}
 		n := o.Totals
-		total := "-"
-		if len(currencies) == 1 {
-			for cur := range currencies {
-				total = money(n.DiscountTotal, cur)
-			}
+		total := "by currency below"
+		if len(o.TotalsByCurrency) == 1 {
+			total = money(o.TotalsByCurrency[0].DiscountTotal, o.TotalsByCurrency[0].Currency)
 		}
 		t.row("TOTAL", "", "", n.Codes, n.ByState.Available, n.Assigned, n.Redeemed, n.RolledBack, "", total)
 		if err := t.flush(); err != nil {
 			return err
+		}
+		fmt.Fprintln(w, "USE RATE: redemptions in force of the uses the codes allow")
+		if len(o.TotalsByCurrency) > 1 {
+			section(w, "MONEY BY CURRENCY")
+			t := newTable(w, "CURRENCY", "CAMPAIGNS", "REDEMPTIONS", "DISCOUNTS", "ORDERS")
+			for _, c := range o.TotalsByCurrency {
+				t.row(orNone(c.Currency), c.Campaigns, c.Redeemed, money(c.DiscountTotal, c.Currency), money(c.OrderTotal, c.Currency))
+			}
+			if err := t.flush(); err != nil {
+				return err
+			}
 		}
 	}
 	section(w, "REJECTED LOOKUPS")

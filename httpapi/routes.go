@@ -64,6 +64,7 @@ func (s *Server) routeTable() []route {
 
 		// The web pages (web.go, websheet.go): the till page, the
 		// dashboard, their assets, the printable code sheet and QR images.
+		{"GET", "/", "", s.servePage("index.html")},
 		{"GET", "/pos", "", s.servePage("pos.html")},
 		{"GET", "/admin", "", s.servePage("admin.html")},
 		{"GET", "/assets/{file}", "", s.serveAsset},

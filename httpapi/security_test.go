@@ -38,7 +38,7 @@ func TestRouter_EveryRouteDeclaresARole_AndTheMatrixHolds(t *testing.T) {
 			require.True(t, ok, "%s %s is served but not in the route table", m, path)
 			require.Contains(t, []string{"", admin, issuer, pos}, role)
 			if role == "" {
-				require.Contains(t, []string{"/healthz", "/metrics", "/pos", "/admin", "/assets/{file}"}, path,
+				require.Contains(t, []string{"/healthz", "/metrics", "/", "/pos", "/admin", "/assets/{file}"}, path,
 					"only health, metrics and the static web pages (whose data calls need a key) are open")
 			}
 			walked++

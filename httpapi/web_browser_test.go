@@ -470,7 +470,7 @@ func TestBrowser_Till_RefusesARedeemedCode(t *testing.T) {
 	e := newWebEnv(t)
 	e.campaign(`{"id": "spring", "benefit": {"type": "percent", "value": 10}}`)
 	code := e.codes("spring", 1)[0]
-	_, err := e.st.Redeem(context.Background(), store.RedeemRequest{Code: code, OrderAmount: 1000})
+	_, err := e.st.Redeem(context.Background(), store.RedeemRequest{Code: code, OrderAmount: 1000, Terminal: "stand-9"})
 	require.NoError(t, err)
 	b := newBrowser(t, 30*time.Second)
 	b.viewport(1024, 768, false)
@@ -483,6 +483,8 @@ func TestBrowser_Till_RefusesARedeemedCode(t *testing.T) {
 	)
 	require.Contains(t, b.text("#result-title"), "ALREADY USED")
 	require.Contains(t, b.text("#result-detail"), "already redeemed")
+	// When and where, so the cashier can tell the customer.
+	require.Regexp(t, `\(last on \d{4}-\d\d-\d\d \d\d:\d\d UTC at stand-9\)`, b.text("#result-detail"))
 	require.True(t, eval[bool](b, `document.getElementById("redeem").disabled`))
 	bg := eval[string](b, `getComputedStyle(document.getElementById("result")).backgroundColor`)
 	require.Equal(t, "rgb(196, 22, 28)", bg, "a refusal is red")
@@ -629,7 +631,7 @@ func TestBrowser_Dashboard_DrawsTheChart(t *testing.T) {
 	)
 	row := b.text(`tr[data-campaign="spring"]`)
 	require.Contains(t, row, "Spring sale")
-	require.Contains(t, row, "80.0%", "redeemed ÷ assigned: 4 of 5")
+	require.Contains(t, row, "33.3%", "the use rate: 4 redemptions of the 12 uses its codes allow")
 	b.screenshot("dashboard-overview")
 
 	b.do(chromedp.Click(chromedp.CSS(`tr[data-campaign="spring"] a`)), chromedp.WaitVisible(chromedp.CSS("svg.daily-chart rect.bar")))
@@ -651,6 +653,14 @@ func TestBrowser_Dashboard_DrawsTheChart(t *testing.T) {
 		"2026-03-04 bar assigned": 0, "2026-03-04 bar redeemed": 0,
 		"2026-03-05 bar assigned": 0, "2026-03-05 bar redeemed": 1,
 	}, got)
+	// Two names for "assigned", and rates that say what they divide.
+	cards := eval[map[string]string](b, `Object.fromEntries([...document.querySelectorAll('[data-role="counts"] .card')].map(c =>
+		[c.dataset.card, c.querySelector(".card-value").textContent]))`)
+	require.Equal(t, "5", cards["handed out"], "codes ever assigned")
+	require.Equal(t, "1", cards["assigned now"], "5 handed out, 4 of them redeemed")
+	require.Equal(t, "33.3%", cards["use rate"])
+	require.Equal(t, "80.0%", cards["assigned used"])
+	require.Equal(t, "16.00 EUR", cards["discount given · EUR"], "money with its currency")
 	require.Contains(t, b.text(`[data-role="by-channel"]`), "email")
 	require.Contains(t, b.text(`[data-role="by-terminal"]`), "stand-2")
 	b.screenshot("dashboard-campaign")
@@ -808,5 +818,181 @@ func TestBrowser_CodeCheck_AgreesWithGen(t *testing.T) {
 	for _, v := range []string{"valid", "typo", "other", "malformed"} {
 		require.Greater(t, verdicts[v], 10, "the inputs cover %s", v)
 	}
+	b.noPageErrors()
+}
+
+// tillLayout is where the till's fields sit, measured in the browser.
+type tillLayout struct {
+	AmountLabelLines, CustomerLabelLines, RedeemLines    int
+	AmountTop, CustomerTop, AmountHeight, CustomerHeight float64
+	RedeemText                                           string
+	RedeemOverflows                                      bool
+}
+
+// measureTill counts the lines of the two field labels and of the REDEEM
+// button's text (the client rectangles of their text: one per line) and
+// reads the inputs' boxes.
+func measureTill(b *browser) tillLayout {
+	b.t.Helper()
+	return eval[tillLayout](b, `(() => {
+		const lines = (el) => { const r = document.createRange(); r.selectNodeContents(el); return r.getClientRects().length; };
+		const labels = document.querySelectorAll(".row .label-text");
+		const a = document.getElementById("amount").getBoundingClientRect();
+		const c = document.getElementById("customer").getBoundingClientRect();
+		const red = document.getElementById("redeem");
+		return {amountLabelLines: lines(labels[0]), customerLabelLines: lines(labels[1]), redeemLines: lines(red),
+			amountTop: a.top, customerTop: c.top, amountHeight: a.height, customerHeight: c.height,
+			redeemText: red.textContent, redeemOverflows: red.scrollWidth > red.clientWidth};
+	})()`)
+}
+
+// At a phone's 375 px, a small tablet's 768 px and a tablet's 1024 px the
+// Customer label stays on one line, the two inputs are level and of one
+// height, and REDEEM with its amount is one line that fits the button.
+func TestBrowser_Till_LayoutAtThreeWidths(t *testing.T) {
+	e := newWebEnv(t)
+	e.campaign(`{"id": "spring", "benefit": {"type": "percent", "value": 10, "currency": "EUR"}}`)
+	code := e.codes("spring", 1)[0]
+	b := newBrowser(t, 40*time.Second)
+	for _, w := range []struct {
+		width, height int64
+		mobile        bool
+	}{{375, 812, true}, {768, 1024, true}, {1024, 768, false}} {
+		b.viewport(w.width, w.height, w.mobile)
+		openTill(b, e, "stand-1")
+		b.do(
+			chromedp.SendKeys(chromedp.ID("amount"), "1234.50"),
+			chromedp.SendKeys(chromedp.ID("code"), code+"\n"),
+			chromedp.WaitVisible(chromedp.CSS("#result.valid")),
+		)
+		l := measureTill(b)
+		require.Equal(t, "REDEEM −123.45 EUR", l.RedeemText)
+		require.Equal(t, 1, l.AmountLabelLines, "%d px: %+v", w.width, l)
+		require.Equal(t, 1, l.CustomerLabelLines, "%d px: the Customer label does not wrap: %+v", w.width, l)
+		require.InDelta(t, l.AmountTop, l.CustomerTop, 1, "%d px: the inputs are level: %+v", w.width, l)
+		require.InDelta(t, l.AmountHeight, l.CustomerHeight, 1, "%d px: %+v", w.width, l)
+		require.Equal(t, 1, l.RedeemLines, "%d px: REDEEM is one line: %+v", w.width, l)
+		require.False(t, l.RedeemOverflows, "%d px: REDEEM's text fits the button: %+v", w.width, l)
+		b.screenshot(fmt.Sprintf("till-valid-%d", w.width))
+	}
+	b.noPageErrors()
+}
+
+// With a customer named, checking a code holds it for them: another
+// customer is refused held meanwhile. "Next customer" releases the hold
+// (the code is free again); checked again and redeemed, the redemption
+// uses the hold.
+func TestBrowser_Till_HoldsTheCodeWhileTheCustomerPays(t *testing.T) {
+	e := newWebEnv(t)
+	e.campaign(`{"id": "spring", "benefit": {"type": "percent", "value": 10, "currency": "EUR"}}`)
+	code := e.codes("spring", 1)[0]
+	validateAs := func(customer string) store.Validation {
+		v, err := e.st.Validate(store.RedeemRequest{Code: code, CustomerID: customer, OrderAmount: 1000, Currency: "EUR"})
+		require.NoError(t, err)
+		return v
+	}
+	b := newBrowser(t, 40*time.Second)
+	b.viewport(1024, 768, false)
+	openTill(b, e, "stand-1")
+	check := func() string {
+		b.do(
+			chromedp.SendKeys(chromedp.ID("amount"), "40.00"),
+			chromedp.SendKeys(chromedp.ID("customer"), "ann"),
+			chromedp.SendKeys(chromedp.ID("code"), code+"\n"),
+			chromedp.WaitVisible(chromedp.CSS("#result.valid")),
+		)
+		_, err := chromedp.Run(b.ctx, chromedp.Poll[bool](`document.getElementById("result").dataset.hold !== ""`, chromedp.WithPollingTimeout(5*time.Second)))
+		require.NoError(t, err, "the answer carried a hold")
+		return eval[string](b, `document.getElementById("result").dataset.hold`)
+	}
+
+	hold := check()
+	require.Regexp(t, `^hd_\d+$`, hold)
+	require.Contains(t, b.text("#result-detail"), "held for ann until")
+	require.Equal(t, store.EHeld, validateAs("ben").Reason, "ben cannot take ann's code meanwhile")
+	require.True(t, validateAs("ann").Valid)
+	b.screenshot("till-held-tablet")
+
+	b.do(chromedp.Click(chromedp.CSS(`#result-actions button`)), chromedp.WaitVisible(chromedp.CSS("#result.idle")))
+	require.Empty(t, eval[string](b, `document.getElementById("customer").value`), "next customer clears the till")
+	_, err := chromedp.Run(b.ctx, chromedp.Poll[bool](fmt.Sprintf(`fetch("/v1/validate", {method: "POST", headers: {"Authorization": "Bearer %s"},
+		body: JSON.stringify({code: %q, customer_id: "ben", order_amount: 1000, currency: "EUR"})}).then(r => r.json()).then(v => v.valid)`, e.keys[pos], code),
+		chromedp.WithPollingTimeout(5*time.Second)))
+	require.NoError(t, err, "the hold was released: ben may use the code")
+	require.Len(t, e.requests("POST", "/v1/holds/"+hold+"/release"), 1)
+
+	hold = check()
+	b.do(chromedp.Click(chromedp.ID("redeem")), chromedp.WaitVisible(chromedp.CSS("#result.redeemed")))
+	reds := e.redemptions("spring")
+	require.Len(t, reds, 1)
+	require.Equal(t, hold, reds[0].Hold, "the redemption used the hold")
+	require.Equal(t, "ann", reds[0].CustomerID)
+	require.Len(t, e.requests("POST", "/v1/holds/"+hold+"/release"), 0, "a used hold is not released")
+	b.noPageErrors()
+}
+
+// The dashboard shows a campaign's budget use against its caps (held
+// codes count) and its suspected leaks; voiding a leak asks first (a
+// "no" changes nothing), then voids the code. Money is labelled with its
+// currency, or "(no currency)".
+func TestBrowser_Dashboard_BudgetAndLeaks(t *testing.T) {
+	e := newWebEnv(t)
+	ctx := context.Background()
+	e.campaign(`{"id": "bf", "name": "Black Friday", "benefit": {"type": "amount", "value": 1000, "currency": "EUR"},
+		"max_redemptions_per_code": 1, "budget": {"redemptions": 10, "discount": 5000}}`)
+	e.campaign(`{"id": "plain", "benefit": {"type": "percent", "value": 10}}`)
+	codes := e.codes("bf", 4)
+	plain := e.codes("plain", 1)
+	_, err := e.st.Redeem(ctx, store.RedeemRequest{Code: codes[0], CustomerID: "ann", OrderAmount: 6000, Currency: "EUR", Terminal: "till-1"})
+	require.NoError(t, err)
+	_, err = e.st.Validate(store.RedeemRequest{Code: codes[1], CustomerID: "ben", OrderAmount: 6000, Currency: "EUR", Hold: store.Duration(15 * time.Minute)})
+	require.NoError(t, err)
+	_, err = e.st.Redeem(ctx, store.RedeemRequest{Code: plain[0], OrderAmount: 800})
+	require.NoError(t, err)
+	// codes[0] is shared: refused to five more customers.
+	for i := range store.LeakCustomers {
+		_, err := e.st.Redeem(ctx, store.RedeemRequest{Code: codes[0], CustomerID: fmt.Sprintf("stranger-%d", i), OrderAmount: 6000, Currency: "EUR"})
+		require.Error(t, err)
+	}
+	require.Eventually(t, func() bool {
+		st, err := e.st.CampaignStats("bf")
+		return err == nil && len(st.SuspectedLeaks) == 1
+	}, 10*time.Second, 20*time.Millisecond, "the refusals are noted")
+
+	b := newBrowser(t, 40*time.Second)
+	b.viewport(1280, 900, false)
+	b.do(chromedp.Navigate(e.url + "/admin"))
+	eval[chromedp.Void](b, fmt.Sprintf(`localStorage.setItem("promo.admin.key", %q)`, e.keys[admin]))
+	b.do(chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`tr[data-campaign="bf"]`)))
+	require.Contains(t, b.text(`[data-currency="EUR"]`), "10.00 EUR")
+	require.Contains(t, b.text(`[data-currency="none"]`), "80 (no currency)")
+	require.Contains(t, b.text(`tr[data-campaign="plain"]`), "80 (no currency)")
+	b.screenshot("dashboard-overview-currencies")
+
+	b.do(chromedp.Navigate(e.url+"/admin#/campaign/bf"), chromedp.WaitVisible(chromedp.CSS(`tr[data-budget="discount"]`)))
+	red := b.text(`tr[data-budget="redemptions"]`)
+	require.Contains(t, red, "redemptions\t1\t1\t10\t8", "1 used, 1 held, cap 10, 8 left")
+	disc := b.text(`tr[data-budget="discount"]`)
+	require.Contains(t, disc, "10.00 EUR\t10.00 EUR\t50.00 EUR\t30.00 EUR")
+	leak := codes[0]
+	require.Contains(t, b.text(`[data-role="leaks"]`), leak)
+
+	// "Cancel" in the confirmation: nothing is voided.
+	eval[chromedp.Void](b, `window.confirm = (m) => { window.asked = m; return false; }`)
+	b.do(chromedp.Click(chromedp.CSS(fmt.Sprintf(`button[data-void=%q]`, leak))))
+	require.Contains(t, eval[string](b, `window.asked`), "Void the code "+leak+"?")
+	require.Empty(t, e.requests("POST", "/v1/codes/"+leak+"/void"))
+	b.screenshot("dashboard-budget-leaks")
+
+	eval[chromedp.Void](b, `window.confirm = () => true`)
+	b.do(chromedp.Click(chromedp.CSS(fmt.Sprintf(`button[data-void=%q]`, leak))),
+		chromedp.WaitVisible(chromedp.CSS(`[data-role="leaks"] .status.archived`)))
+	c, err := e.st.GetCode(leak)
+	require.NoError(t, err)
+	require.Equal(t, "voided", c.State)
+	require.Equal(t, 1, c.RedemptionCount, "its redemption stays")
+	v, err := e.st.Validate(store.RedeemRequest{Code: leak, CustomerID: "stranger-9"})
+	require.NoError(t, err)
+	require.Equal(t, store.EVoided, v.Reason)
 	b.noPageErrors()
 }

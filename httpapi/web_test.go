@@ -20,6 +20,7 @@ import (
 func TestWeb_RoutesDeclareTheirRoles(t *testing.T) {
 	e := newEnv(t, Options{})
 	want := map[string]string{
+		"GET /":                           "",
 		"GET /pos":                        "",
 		"GET /admin":                      "",
 		"GET /assets/{file}":              "",
@@ -45,7 +46,7 @@ func TestWeb_AssetsAreServedWithTypesAndCacheHeaders(t *testing.T) {
 	site := loadWebSite()
 	require.NotEmpty(t, site.assets)
 
-	for _, page := range []struct{ path, file string }{{"/pos", "pos.html"}, {"/admin", "admin.html"}} {
+	for _, page := range []struct{ path, file string }{{"/", "index.html"}, {"/pos", "pos.html"}, {"/admin", "admin.html"}} {
 		status, h, body := e.req("", "GET", page.path, nil)
 		require.Equal(t, 200, status, page.path)
 		require.Equal(t, "text/html; charset=utf-8", h.Get("Content-Type"))
@@ -183,4 +184,18 @@ func TestWeb_CodeSheet(t *testing.T) {
 	}
 	status, _, _ = e.req("", "GET", "/admin/campaigns/fair/sheet", nil)
 	require.Equal(t, 401, status, "the sheet needs a key")
+}
+
+// GET / is a small page leading to the till and the dashboard, and saying
+// how to make their keys: a new user's browser lands somewhere useful.
+func TestWeb_Index_LeadsToThePages(t *testing.T) {
+	e := newEnv(t, Options{})
+	status, h, body := e.req("", "GET", "/", nil)
+	require.Equal(t, 200, status)
+	require.Equal(t, "text/html; charset=utf-8", h.Get("Content-Type"))
+	require.Contains(t, string(body), `href="/pos"`)
+	require.Contains(t, string(body), `href="/admin"`)
+	require.Contains(t, string(body), "keys create admin-1 --role admin")
+	status, _, _ = e.req("", "GET", "/nowhere", nil)
+	require.Equal(t, 404, status, "only / itself is the index")
 }

@@ -125,6 +125,9 @@ func (s *Store) assignFresh(tx *wtx, c *Campaign, customer, channel string, now 
 		return Code{}, err
 	}
 	deltas := []int64{cAssigned, 1, cStAvailable, -1, cStAssigned, 1}
+	if f.rec.redemptions > 0 { // a code of several uses, used before it was given out
+		deltas = append(deltas, cUsedAssigned, 1)
+	}
 	if cursor >= 0 {
 		v := readVec(tx, c.Num)
 		deltas = append(deltas, cAssignCursor, cursor-v[cAssignCursor])

@@ -116,6 +116,9 @@ func (c *checker) codes(ctx context.Context, tx kv.Tx) error {
 		}
 		if r.customer != "" {
 			cv[cAssigned]++
+			if r.redemptions > 0 {
+				cv[cUsedAssigned]++
+			}
 		}
 		if r.state == stateVoided {
 			cv[cVoided]++
@@ -172,6 +175,9 @@ func (c *checker) counters(_ context.Context, tx kv.Tx) error {
 			if stored[i] != want[i] {
 				c.add("campaign %s: counter %s is %d, a recount gives %d", camp.ID, counterNames[i], stored[i], want[i])
 			}
+		}
+		if stored[cUsedAssigned] != want[cUsedAssigned] {
+			c.add("campaign %s: counter assigned_used is %d, a recount gives %d", camp.ID, stored[cUsedAssigned], want[cUsedAssigned])
 		}
 	}
 	return nil

@@ -13,13 +13,23 @@ type Counts struct {
 	Codes         int64       `json:"codes"`       // generated + imported
 	Generated     int64       `json:"generated"`   // made by Generate (and on demand by Assign)
 	Imported      int64       `json:"imported"`    // brought in by Import
-	Assigned      int64       `json:"assigned"`    // codes given to a customer
+	Assigned      int64       `json:"assigned"`    // codes given to a customer, ever (same as EverAssigned)
 	Redeemed      int64       `json:"redeemed"`    // redemptions in force (not rolled back)
 	RolledBack    int64       `json:"rolled_back"` // redemptions undone
 	Voided        int64       `json:"voided"`      // codes voided
 	DiscountTotal int64       `json:"discount_total"`
 	OrderTotal    int64       `json:"order_total"`
 	ByState       StateCounts `json:"by_state"`
+	// EverAssigned is the number of codes ever given to a customer (also
+	// after they were redeemed or voided): the same figure as Assigned,
+	// under a name that cannot be read as a state.
+	EverAssigned int64 `json:"ever_assigned"`
+	// AssignedNow is the number of codes in state assigned now: given to a
+	// customer and not used up nor voided (ByState.Assigned).
+	AssignedNow int64 `json:"assigned_now"`
+	// AssignedUsed is the number of codes given to a customer that have
+	// at least one redemption in force.
+	AssignedUsed int64 `json:"assigned_used"`
 }
 
 // StateCounts counts a campaign's codes by state; they sum to Codes.
@@ -45,6 +55,7 @@ const (
 	cStRedeemed
 	cStVoided
 	cAssignCursor // internal: campaign_codes seq from which Assign looks for a free code
+	cUsedAssigned // codes assigned to a customer with at least one redemption in force
 	nCounters
 )
 
@@ -118,7 +129,8 @@ func countsOf(v []int64) Counts {
 		Codes: v[cGenerated] + v[cImported], Generated: v[cGenerated], Imported: v[cImported],
 		Assigned: v[cAssigned], Redeemed: v[cRedeemed], RolledBack: v[cRolledBack], Voided: v[cVoided],
 		DiscountTotal: v[cDiscount], OrderTotal: v[cOrders],
-		ByState: StateCounts{Available: v[cStAvailable], Assigned: v[cStAssigned], Redeemed: v[cStRedeemed], Voided: v[cStVoided]},
+		ByState:      StateCounts{Available: v[cStAvailable], Assigned: v[cStAssigned], Redeemed: v[cStRedeemed], Voided: v[cStVoided]},
+		EverAssigned: v[cAssigned], AssignedNow: v[cStAssigned], AssignedUsed: v[cUsedAssigned],
 	}
 }
 

@@ -40,6 +40,8 @@ type Leak struct {
 	Refusals  int64     `json:"refusals"`
 	Customers int       `json:"distinct_customers"`
 	FlaggedAt time.Time `json:"flagged_at"`
+	// State is the code's state now (voided once someone voided it).
+	State string `json:"state"`
 }
 
 type leakRec struct {
@@ -115,11 +117,11 @@ func suspectedLeaks(tx kv.Tx, c *Campaign) ([]Leak, error) {
 			return false
 		}
 		if rec.Flagged != 0 {
-			code := c.Format.Display(string(k[len(pfx):]))
+			code, state := c.Format.Display(string(k[len(pfx):])), ""
 			if cv, ok := codeDisplay(tx, k[len(pfx):], c); ok {
-				code = cv
+				code, state = cv.Code, cv.State
 			}
-			out = append(out, Leak{Code: code, Refusals: rec.Refusals, Customers: rec.Customers, FlaggedAt: time.UnixMilli(rec.Flagged).UTC()})
+			out = append(out, Leak{Code: code, Refusals: rec.Refusals, Customers: rec.Customers, FlaggedAt: time.UnixMilli(rec.Flagged).UTC(), State: state})
 		}
 		return true
 	})
@@ -129,10 +131,10 @@ func suspectedLeaks(tx kv.Tx, c *Campaign) ([]Leak, error) {
 
 // codeDisplay is how the code of key is shown (an imported code keeps its
 // own form).
-func codeDisplay(tx kv.Tx, key []byte, c *Campaign) (string, bool) {
+func codeDisplay(tx kv.Tx, key []byte, c *Campaign) (Code, bool) {
 	rec, err := decodeCodeRec(tx.Get(bucketCodes, key))
 	if err != nil {
-		return "", false
+		return Code{}, false
 	}
-	return codeView(string(key), rec, c).Code, true
+	return codeView(string(key), rec, c), true
 }

@@ -90,6 +90,9 @@ type Redemption struct {
 	RollbackReason string     `json:"rollback_reason,omitempty"`
 	RewardCode     string     `json:"reward_code,omitempty"`
 	RewardError    string     `json:"reward_error,omitempty"`
+	// RewardVoided is set by the rollback that voided RewardCode (an
+	// unused reward goes with the referral that earned it).
+	RewardVoided bool `json:"reward_voided,omitempty"`
 	// Hold is the hold the redemption used, if any.
 	Hold string `json:"hold,omitempty"`
 }
@@ -490,6 +493,7 @@ func (s *Store) redeemTx(tx *wtx, req *RedeemRequest, sc screened, out *Redempti
 		return err
 	}
 	old := f.rec.state
+	firstUse := f.rec.customer != "" && f.rec.redemptions == 0
 	f.rec.redemptions++
 	f.rec.redIDs = append(f.rec.redIDs, id)
 	if int(f.rec.redemptions) >= c.MaxRedemptionsPerCode {
@@ -504,7 +508,7 @@ func (s *Store) redeemTx(tx *wtx, req *RedeemRequest, sc screened, out *Redempti
 		}
 		tx.Put(bucketCustomers, custKey(req.CustomerID, 'r', seqKey(id)), nil)
 	}
-	if err := s.countRedemption(tx, c.Num, out, old, f.rec.state, 1); err != nil {
+	if err := s.countRedemption(tx, c.Num, out, old, f.rec.state, 1, firstUse); err != nil {
 		return err
 	}
 	return appendEvent(tx, now, &Event{Type: EventCodeRedeemed, Campaign: c.ID, Code: out.Code,
@@ -515,9 +519,14 @@ func (s *Store) redeemTx(tx *wtx, req *RedeemRequest, sc screened, out *Redempti
 
 // countRedemption adds (sign 1) or removes (sign -1, a rollback) a
 // redemption from the campaign's counters and its day, channel and
-// terminal breakdowns, and moves the code between state counters.
-func (s *Store) countRedemption(tx *wtx, num uint32, r *Redemption, from, to byte, sign int64) error {
+// terminal breakdowns, and moves the code between state counters. edge is
+// set when an assigned code gets its first use in force (sign 1) or loses
+// its last (sign -1).
+func (s *Store) countRedemption(tx *wtx, num uint32, r *Redemption, from, to byte, sign int64, edge bool) error {
 	deltas := []int64{cRedeemed, sign, cDiscount, sign * r.Discount, cOrders, sign * r.OrderAmount}
+	if edge {
+		deltas = append(deltas, cUsedAssigned, sign)
+	}
 	if sign < 0 {
 		deltas = append(deltas, cRolledBack, 1)
 	}
@@ -601,7 +610,7 @@ func (s *Store) rollbackTx(tx *wtx, id uint64, reason string, out *Redemption) e
 		}
 		voidReward = reward.rec.state == stateAssigned && reward.rec.redemptions == 0
 	}
-	r.RolledBackAt, r.RollbackReason = &now, reason
+	r.RolledBackAt, r.RollbackReason, r.RewardVoided = &now, reason, voidReward
 	if err := putRedemption(tx, id, &r); err != nil {
 		return err
 	}
@@ -621,7 +630,7 @@ func (s *Store) rollbackTx(tx *wtx, id uint64, reason string, out *Redemption) e
 			return err
 		}
 	}
-	if err := s.countRedemption(tx, f.camp.Num, &r, old, f.rec.state, -1); err != nil {
+	if err := s.countRedemption(tx, f.camp.Num, &r, old, f.rec.state, -1, f.rec.customer != "" && f.rec.redemptions == 0); err != nil {
 		return err
 	}
 	if voidReward {

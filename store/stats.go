@@ -46,11 +46,28 @@ type CampaignStats struct {
 	Kind     string `json:"kind"`
 	Status   string `json:"status"`
 	Counts   Counts `json:"counts"`
-	// RedemptionRate is redeemed / assigned; null while nothing is assigned.
-	RedemptionRate *float64   `json:"redemption_rate"`
-	Daily          []DayStats `json:"daily"`
-	ByChannel      []DimStats `json:"by_channel"`
-	ByTerminal     []DimStats `json:"by_terminal"`
+	// Currency is the campaign's currency, in which its amounts count;
+	// "" for a campaign without one (its amounts are then sums of the
+	// orders' amounts whatever their currency).
+	Currency string `json:"currency"`
+	// RedemptionRate is redemptions in force ÷ codes ever assigned; null
+	// while nothing is assigned. It exceeds 1 when codes have several uses
+	// (referral) or unassigned codes are redeemed: UseRate and
+	// AssignedUseRate are the rates that mean the same for every kind.
+	RedemptionRate *float64 `json:"redemption_rate"`
+	// UsesAvailable is how many redemptions the campaign's codes allow in
+	// all: codes × max_redemptions_per_code.
+	UsesAvailable int64 `json:"uses_available"`
+	// UseRate is redemptions in force ÷ UsesAvailable (0 to 1); null
+	// while the campaign has no codes.
+	UseRate *float64 `json:"use_rate"`
+	// AssignedUseRate is the codes given to a customer with at least one
+	// redemption in force ÷ the codes ever given to a customer (0 to 1);
+	// null while nothing is assigned (printed codes: see UseRate).
+	AssignedUseRate *float64   `json:"assigned_use_rate"`
+	Daily           []DayStats `json:"daily"`
+	ByChannel       []DimStats `json:"by_channel"`
+	ByTerminal      []DimStats `json:"by_terminal"`
 	// TopReferrers lists, for a referral campaign, the ten codes that were
 	// redeemed most.
 	TopReferrers []Referrer `json:"top_referrers,omitempty"`
@@ -79,12 +96,27 @@ type BudgetUse struct {
 
 // Overview is the stats of all campaigns together.
 type Overview struct {
-	Campaigns       []CampaignStats `json:"campaigns"`
-	Totals          Counts          `json:"totals"`
-	RejectedLookups Rejected        `json:"rejected_lookups"`
-	Filter          FilterInfo      `json:"filter"`
-	Events          uint64          `json:"events"`
-	Storage         StorageInfo     `json:"storage"`
+	Campaigns []CampaignStats `json:"campaigns"`
+	// Totals adds up every campaign's counts; its money fields add up
+	// amounts of different currencies, so read TotalsByCurrency for money.
+	Totals Counts `json:"totals"`
+	// TotalsByCurrency is the money of the campaigns, one entry per
+	// campaign currency ("" for campaigns without one), in order.
+	TotalsByCurrency []CurrencyTotals `json:"totals_by_currency"`
+	RejectedLookups  Rejected         `json:"rejected_lookups"`
+	Filter           FilterInfo       `json:"filter"`
+	Events           uint64           `json:"events"`
+	Storage          StorageInfo      `json:"storage"`
+}
+
+// CurrencyTotals is the redemptions, discounts and order amounts of the
+// campaigns of one currency, in its minor units.
+type CurrencyTotals struct {
+	Currency      string `json:"currency"` // "" for campaigns without a currency
+	Campaigns     int    `json:"campaigns"`
+	Redeemed      int64  `json:"redeemed"`
+	DiscountTotal int64  `json:"discount_total"`
+	OrderTotal    int64  `json:"order_total"`
 }
 
 // StorageInfo is the engine's storage: FileBytes the size of its files
@@ -118,7 +150,8 @@ func (s *Store) CampaignStats(id string) (CampaignStats, error) {
 // Stats returns every campaign's stats (without daily series) and the
 // totals, failed lookups by stage, and the filter's fill.
 func (s *Store) Stats() (Overview, error) {
-	out := Overview{Campaigns: []CampaignStats{}, RejectedLookups: s.Rejected(), Filter: s.Filter()}
+	out := Overview{Campaigns: []CampaignStats{}, TotalsByCurrency: []CurrencyTotals{}, RejectedLookups: s.Rejected(), Filter: s.Filter()}
+	byCur := map[string]*CurrencyTotals{}
 	err := s.view(func(tx kv.Tx) error {
 		for _, c := range s.cat.Load().sorted() {
 			cs, err := s.campaignStats(tx, c, false)
@@ -140,7 +173,26 @@ func (s *Store) Stats() (Overview, error) {
 			t.ByState.Assigned += n.ByState.Assigned
 			t.ByState.Redeemed += n.ByState.Redeemed
 			t.ByState.Voided += n.ByState.Voided
+			t.EverAssigned += n.EverAssigned
+			t.AssignedNow += n.AssignedNow
+			t.AssignedUsed += n.AssignedUsed
+			ct := byCur[cs.Currency]
+			if ct == nil {
+				ct = &CurrencyTotals{Currency: cs.Currency}
+				byCur[cs.Currency] = ct
+			}
+			ct.Campaigns++
+			ct.Redeemed += n.Redeemed
+			ct.DiscountTotal += n.DiscountTotal
+			ct.OrderTotal += n.OrderTotal
 		}
+		for _, ct := range byCur {
+			out.TotalsByCurrency = append(out.TotalsByCurrency, *ct)
+		}
+		sort.Slice(out.TotalsByCurrency, func(i, j int) bool {
+			a, b := out.TotalsByCurrency[i].Currency, out.TotalsByCurrency[j].Currency
+			return a != "" && (b == "" || a < b) // currencies by code, the currency-less last
+		})
 		out.Events = readSeq(tx, seqEvents)
 		return nil
 	})
@@ -169,10 +221,18 @@ func (s *Store) Storage() StorageInfo {
 func (s *Store) campaignStats(tx kv.Tx, c *Campaign, detail bool) (CampaignStats, error) {
 	out := CampaignStats{Campaign: c.ID, Name: c.Name, Kind: c.Kind, Status: c.Status,
 		Counts: readCounts(tx, c.Num), Daily: []DayStats{}, ByChannel: []DimStats{}, ByTerminal: []DimStats{},
-		Rejected: s.campaignRejects(tx, c.Num)}
-	if out.Counts.Assigned > 0 {
-		r := float64(out.Counts.Redeemed) / float64(out.Counts.Assigned)
+		Rejected: s.campaignRejects(tx, c.Num), Currency: c.Benefit.Currency}
+	n := out.Counts
+	if n.Assigned > 0 {
+		r := float64(n.Redeemed) / float64(n.Assigned)
 		out.RedemptionRate = &r
+		u := float64(n.AssignedUsed) / float64(n.Assigned)
+		out.AssignedUseRate = &u
+	}
+	out.UsesAvailable = n.Codes * int64(max(1, c.MaxRedemptionsPerCode))
+	if out.UsesAvailable > 0 {
+		u := float64(n.Redeemed) / float64(out.UsesAvailable)
+		out.UseRate = &u
 	}
 	if b := c.Budget; b != nil {
 		held, heldDiscount := campaignHeld(tx, c.Num, s.now(), 0)

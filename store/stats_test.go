@@ -2,11 +2,14 @@ package store
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"promo/store/kv"
 )
 
 func TestStore_CampaignStats(t *testing.T) {
@@ -124,4 +127,114 @@ func TestStore_AssignMany(t *testing.T) {
 	require.Equal(t, []AssignRow{{CustomerID: "ann", Channel: ChannelEmail}, {CustomerID: "ben", Channel: ChannelEmail}}, rows)
 	_, err = ReadAssignRows(strings.NewReader("a,b\n"), "")
 	requireCode(t, err, EInvalid)
+}
+
+// The rates mean the same for every kind of campaign: UseRate is uses in
+// force over the uses the codes allow, AssignedUseRate the assigned codes
+// with a use over the codes ever assigned; neither passes 1, and each is
+// null only when it has nothing to count. RedemptionRate (kept for
+// integrators) passes 1 for a referral code used twice.
+func TestStore_CampaignStats_RatesForEveryKind(t *testing.T) {
+	s, _ := testStore(t, Options{})
+	mustCampaign(t, s, CampaignSpec{ID: "thanks"})
+	mustCampaign(t, s, CampaignSpec{ID: "ref", Kind: KindReferral, Referral: &Referral{RewardCampaign: "thanks"}})
+	ref, err := s.Assign(ctx, "ref", AssignRequest{CustomerID: "ann"})
+	require.NoError(t, err)
+	var last Redemption
+	for _, friend := range []string{"ben", "cat"} {
+		last, err = s.Redeem(ctx, RedeemRequest{Code: ref.Code, CustomerID: friend})
+		require.NoError(t, err)
+	}
+	st, err := s.CampaignStats("ref")
+	require.NoError(t, err)
+	require.InDelta(t, 2.0, *st.RedemptionRate, 1e-9)
+	require.Equal(t, int64(10), st.UsesAvailable, "one code of 10 uses")
+	require.InDelta(t, 0.2, *st.UseRate, 1e-9)
+	require.InDelta(t, 1.0, *st.AssignedUseRate, 1e-9)
+	require.Equal(t, int64(1), st.Counts.EverAssigned)
+	require.Equal(t, int64(1), st.Counts.AssignedNow, "a referral code with uses left stays assigned")
+	require.Equal(t, int64(1), st.Counts.AssignedUsed)
+
+	// Printed codes, never assigned: only the use rate has a meaning.
+	mustCampaign(t, s, CampaignSpec{ID: "flyer", Benefit: &Benefit{Type: BenefitAmount, Value: 500, Currency: "EUR"}})
+	codes := mustGenerate(t, s, "flyer", 4)
+	_, err = s.Redeem(ctx, RedeemRequest{Code: codes[0], OrderAmount: 2000, Currency: "EUR"})
+	require.NoError(t, err)
+	st, err = s.CampaignStats("flyer")
+	require.NoError(t, err)
+	require.Nil(t, st.RedemptionRate)
+	require.Nil(t, st.AssignedUseRate)
+	require.InDelta(t, 0.25, *st.UseRate, 1e-9)
+	require.Equal(t, "EUR", st.Currency)
+
+	// An assigned one-use code: used, then rolled back. assigned_now is
+	// the state now, ever_assigned what was handed out.
+	mustCampaign(t, s, CampaignSpec{ID: "welcome", Kind: KindWelcome})
+	w, err := s.Assign(ctx, "welcome", AssignRequest{CustomerID: "dan"})
+	require.NoError(t, err)
+	r, err := s.Redeem(ctx, RedeemRequest{Code: w.Code, CustomerID: "dan"})
+	require.NoError(t, err)
+	st, err = s.CampaignStats("welcome")
+	require.NoError(t, err)
+	require.Equal(t, int64(1), st.Counts.EverAssigned)
+	require.Equal(t, int64(0), st.Counts.AssignedNow, "redeemed, so no longer in state assigned")
+	require.InDelta(t, 1.0, *st.AssignedUseRate, 1e-9)
+	_, err = s.Rollback(ctx, r.ID, RollbackRequest{})
+	require.NoError(t, err)
+	_, err = s.Rollback(ctx, last.ID, RollbackRequest{})
+	require.NoError(t, err)
+	st, err = s.CampaignStats("welcome")
+	require.NoError(t, err)
+	require.Equal(t, int64(1), st.Counts.AssignedNow)
+	require.InDelta(t, 0.0, *st.AssignedUseRate, 1e-9)
+	st, err = s.CampaignStats("ref")
+	require.NoError(t, err)
+	require.Equal(t, int64(1), st.Counts.AssignedUsed, "one of its two uses is still in force")
+
+	// The overview's money is per currency, the currency-less last.
+	ov, err := s.Stats()
+	require.NoError(t, err)
+	require.Equal(t, []CurrencyTotals{
+		{Currency: "EUR", Campaigns: 1, Redeemed: 1, DiscountTotal: 500, OrderTotal: 2000},
+		{Currency: "", Campaigns: 3, Redeemed: 1},
+	}, ov.TotalsByCurrency)
+	require.Equal(t, int64(1), ov.Totals.AssignedUsed, "the referral code; the welcome code was rolled back")
+}
+
+// A file written before promo counted assigned_used gets the counter from
+// its codes once, when it is opened; Check compares it with a recount.
+func TestStore_Open_CountsAssignedUsedOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "promo.db")
+	s, err := openTest(path, Options{})
+	require.NoError(t, err)
+	mustCampaign(t, s, CampaignSpec{ID: "welcome", Kind: KindWelcome})
+	w, err := s.Assign(ctx, "welcome", AssignRequest{CustomerID: "dan"})
+	require.NoError(t, err)
+	_, err = s.Redeem(ctx, RedeemRequest{Code: w.Code, CustomerID: "dan"})
+	require.NoError(t, err)
+	camp, err := s.Campaign("welcome")
+	require.NoError(t, err)
+	// Make it an older file: no marker, no counter.
+	require.NoError(t, s.db.Update(func(tx kv.RwTx) error {
+		tx.Delete(bucketMeta, metaUsedAssigned)
+		key := counterKey(camp.Num, dimTotal, nil)
+		vec := decodeVec(tx.Get(bucketCounters, key), nCounters)
+		vec[cUsedAssigned] = 0
+		tx.Put(bucketCounters, key, encodeVec(vec))
+		return nil
+	}))
+	findings, err := s.Check(ctx)
+	require.NoError(t, err)
+	require.Contains(t, strings.Join(findings, "\n"), "counter assigned_used is 0, a recount gives 1")
+	require.NoError(t, s.Close())
+
+	s, err = openTest(path, Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	st, err := s.CampaignStats("welcome")
+	require.NoError(t, err)
+	require.Equal(t, int64(1), st.Counts.AssignedUsed)
+	findings, err = s.Check(ctx)
+	require.NoError(t, err)
+	require.Empty(t, findings)
 }

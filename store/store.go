@@ -17,8 +17,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -59,6 +61,9 @@ var (
 	metaSchema     = []byte("schema")
 	metaFilterMark = []byte("filter_mark")
 	metaRejected   = []byte("rejected")
+	// metaUsedAssigned marks a file whose counters include assigned_used
+	// (added after schema 2 files existed; Open counts it once for them).
+	metaUsedAssigned = []byte("counted/assigned_used")
 )
 
 // Sequences: meta keys "seq/NAME" hold the last number handed out.
@@ -184,7 +189,7 @@ func Open(path string, opts Options) (*Store, error) {
 		if errors.Is(err, kv.ErrLocked) {
 			return nil, lockedError(err)
 		}
-		return nil, &Error{Code: EUnavailable, Message: strings.TrimPrefix(err.Error(), "open "+path+": "), Err: err}
+		return nil, openError(path, err)
 	}
 	var engine kv.Engine = bdb
 	if !opts.NoLog {
@@ -275,6 +280,12 @@ func (s *Store) init() error {
 			case v != nil && string(v) != schemaVersion:
 				return fmt.Errorf("database schema %q is not %q: this promo cannot read it", v, schemaVersion)
 			}
+			if tx.Get(bucketMeta, metaUsedAssigned) == nil {
+				if err := countUsedAssigned(tx); err != nil {
+					return err
+				}
+				tx.Put(bucketMeta, metaUsedAssigned, []byte{1})
+			}
 			tx.Put(bucketMeta, metaSchema, []byte(schemaVersion))
 			return nil
 		})
@@ -330,6 +341,34 @@ func migrateSequences(tx kv.RwTx) {
 		})
 		tx.Put(bucketMeta, seqKeyName(name), binary.BigEndian.AppendUint64(nil, last))
 	}
+}
+
+// countUsedAssigned sets each campaign's assigned_used counter from its
+// codes, once, for a file written before promo kept that counter.
+func countUsedAssigned(tx kv.RwTx) error {
+	used := map[uint32]int64{}
+	var err error
+	tx.Scan(bucketCodes, kv.All, func(_, v []byte) bool {
+		r, derr := decodeCodeRec(v)
+		if derr != nil {
+			err = derr
+			return false
+		}
+		if r.customer != "" && r.redemptions > 0 {
+			used[r.camp]++
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	for num, n := range used {
+		key := counterKey(num, dimTotal, nil)
+		vec := decodeVec(tx.Get(bucketCounters, key), nCounters)
+		vec[cUsedAssigned] = n
+		tx.Put(bucketCounters, key, encodeVec(vec))
+	}
+	return nil
 }
 
 func seqKeyName(name string) []byte { return []byte("seq/" + name) }
@@ -650,4 +689,20 @@ func classify(err error, what string) error {
 		return &Error{Code: EUnavailable, Message: "the database cannot take writes now: nothing was written; retry later", Err: err}
 	}
 	return internal(err, what)
+}
+
+// openError says why the database file could not be opened or created,
+// and what to do, without repeating the path (the cause names it too).
+func openError(path string, err error) *Error {
+	msg := strings.TrimPrefix(err.Error(), "open "+path+": ")
+	dir := filepath.Dir(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if _, serr := os.Stat(dir); serr != nil {
+			msg = fmt.Sprintf("cannot create the database %s: the directory %s does not exist; create it first (mkdir -p %s), or use a file in an existing directory", path, dir, dir)
+		}
+	case errors.Is(err, fs.ErrPermission):
+		msg = fmt.Sprintf("cannot open the database %s: permission denied; run promo as the user who owns %s, or use a file you may write", path, dir)
+	}
+	return &Error{Code: EUnavailable, Message: msg, Err: err}
 }

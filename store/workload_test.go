@@ -128,8 +128,11 @@ func TestStore_RandomWorkload_CountersMatchRecounts(t *testing.T) {
 		c, err := s.Campaign(id)
 		require.NoError(t, err)
 		want := *c.Counts
-		want.ByState = StateCounts{}
-		require.Equal(t, want, fromEvents[id], "campaign %s", id)
+		// States are not events (Check recounts them from the codes).
+		want.ByState, want.AssignedNow, want.AssignedUsed = StateCounts{}, 0, 0
+		got := fromEvents[id]
+		got.EverAssigned = got.Assigned
+		require.Equal(t, want, got, "campaign %s", id)
 		total += c.Counts.Redeemed
 	}
 	require.Greater(t, total, int64(50), "the workload redeemed codes")

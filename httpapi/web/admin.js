@@ -91,9 +91,14 @@
 
   const num = (n) => (n || 0).toLocaleString("en");
   const pct = (r) => (r === null || r === undefined ? "—" : (r * 100).toFixed(1) + "%");
+  // money is an amount in minor units, always labelled: with its
+  // currency, or as "800 (no currency)" for a campaign without one (its
+  // amounts are the orders' own minor units, whatever their currency).
   function money(n, currency) {
+    n = n || 0;
+    if (!currency) return n.toLocaleString("en") + " (no currency)";
     const s = (n < 0 ? "-" : "") + Math.floor(Math.abs(n) / 100).toLocaleString("en") + "." + String(Math.abs(n) % 100).padStart(2, "0");
-    return currency ? s + " " + currency : s;
+    return s + " " + currency;
   }
   function parseMoney(text) {
     const t = String(text || "").trim().replace(",", ".");
@@ -129,7 +134,7 @@
   }
 
   function card(label, value, note) {
-    return h("div", { class: "card" }, h("div", { class: "card-value" }, value), h("div", { class: "card-label" }, label),
+    return h("div", { class: "card", dataset: { card: label } }, h("div", { class: "card-value" }, value), h("div", { class: "card-label" }, label),
       note ? h("div", { class: "card-note" }, note) : null);
   }
 
@@ -170,13 +175,19 @@
     const byID = new Map(list.campaigns.map((c) => [c.id, c]));
     const { node, part } = fromTemplate("tpl-overview");
     const t = stats.totals;
+    const usesAvailable = stats.campaigns.reduce((a, s) => a + (s.uses_available || 0), 0);
     part("totals").append(
       card("campaigns", num(stats.campaigns.length)),
       card("codes", num(t.codes), num(t.by_state.available) + " available"),
-      card("assigned", num(t.assigned)),
+      card("handed out", num(t.ever_assigned), "codes ever assigned · " + num(t.assigned_now) + " assigned now"),
       card("redeemed", num(t.redeemed), t.rolled_back ? num(t.rolled_back) + " rolled back" : null),
-      card("redemption rate", pct(t.assigned ? t.redeemed / t.assigned : null), "redeemed ÷ assigned"),
-      card("discount given", money(t.discount_total)),
+      card("use rate", pct(usesAvailable ? t.redeemed / usesAvailable : null), "redemptions ÷ uses the codes allow"),
+      // Money adds up only within a currency: one card for each.
+      ...(stats.totals_by_currency || []).map((c) =>
+        h("div", { class: "card", dataset: { currency: c.currency || "none" } },
+          h("div", { class: "card-value" }, money(c.discount_total, c.currency)),
+          h("div", { class: "card-label" }, "discount given · " + (c.currency || "no currency")),
+          h("div", { class: "card-note" }, num(c.campaigns) + (c.campaigns === 1 ? " campaign" : " campaigns")))),
     );
     const tbody = part("campaigns").querySelector("tbody");
     for (const s of stats.campaigns) {
@@ -189,10 +200,10 @@
         h("td", {}, h("span", { class: "status " + s.status }, s.status)),
         h("td", { class: "num" }, num(n.codes)),
         h("td", { class: "num" }, num(n.by_state.available)),
-        h("td", { class: "num" }, num(n.assigned)),
+        h("td", { class: "num" }, num(n.ever_assigned)),
         h("td", { class: "num" }, num(n.redeemed)),
-        h("td", { class: "num" }, rateCell(s.redemption_rate)),
-        h("td", { class: "num" }, money(n.discount_total, c.benefit && c.benefit.currency)),
+        h("td", { class: "num" }, rateCell(s.use_rate)),
+        h("td", { class: "num" }, money(n.discount_total, s.currency)),
       ));
     }
     part("empty").hidden = stats.campaigns.length > 0;
@@ -227,19 +238,30 @@
     if (c.status === "paused") actions.append(h("button", { type: "button", class: "primary", onclick: () => setStatus(id, "active") }, "Resume"));
 
     const n = s.counts;
+    const cur = s.currency;
     part("counts").append(
       card("codes", num(n.codes), num(n.generated) + " generated · " + num(n.imported) + " imported"),
       card("available", num(n.by_state.available)),
-      card("assigned", num(n.assigned)),
+      card("handed out", num(n.ever_assigned), "codes ever assigned"),
+      card("assigned now", num(n.assigned_now), "given out, not used up"),
       card("redeemed", num(n.redeemed), n.rolled_back ? num(n.rolled_back) + " rolled back" : null),
-      card("redemption rate", pct(s.redemption_rate), "redeemed ÷ assigned"),
+      card("use rate", pct(s.use_rate), num(n.redeemed) + " of " + num(s.uses_available) + " uses the codes allow"),
+      card("assigned used", pct(s.assigned_use_rate), s.assigned_use_rate === null ? "no code handed out" : num(n.assigned_used) + " of " + num(n.ever_assigned) + " handed out"),
       card("voided", num(n.voided)),
-      card("discount given" + (c.benefit.currency ? " · " + c.benefit.currency : ""), money(n.discount_total)),
-      card("orders" + (c.benefit.currency ? " · " + c.benefit.currency : ""), money(n.order_total)),
+      card("discount given · " + (cur || "no currency"), money(n.discount_total, cur)),
+      card("orders · " + (cur || "no currency"), money(n.order_total, cur)),
     );
+    if (s.budget) {
+      part("budget-panel").hidden = false;
+      part("budget").append(budgetTable(s.budget, cur));
+    }
+    if (s.suspected_leaks && s.suspected_leaks.length) {
+      part("leaks-panel").hidden = false;
+      part("leaks").append(leaksTable(s.suspected_leaks));
+    }
     PromoChart.daily(part("chart"), s.daily);
-    part("by-channel").append(dimTable(s.by_channel, "channel", c.benefit.currency));
-    part("by-terminal").append(dimTable(s.by_terminal, "terminal", c.benefit.currency));
+    part("by-channel").append(dimTable(s.by_channel, "channel", cur));
+    part("by-terminal").append(dimTable(s.by_terminal, "terminal", cur));
     if (s.top_referrers && s.top_referrers.length) {
       part("referrers-panel").hidden = false;
       part("referrers").append(table(["Customer", "Code", "Redemptions"],
@@ -304,6 +326,50 @@
     view.replaceChildren(node);
   }
 
+  // budgetTable shows each cap of a budget beside what redemptions in
+  // force and live holds take of it, with a bar of the share used.
+  function budgetTable(b, currency) {
+    const rows = [];
+    const row = (what, cap, used, held, fmt) => {
+      const left = Math.max(0, cap - used - held);
+      const bar = h("span", { class: "budget-bar" }, h("span", { class: "u" }), h("span", { class: "h" }));
+      bar.children[0].style.width = Math.min(100, 100 * used / cap).toFixed(1) + "%";
+      bar.children[1].style.width = Math.min(100 - Math.min(100, 100 * used / cap), 100 * held / cap).toFixed(1) + "%";
+      rows.push(h("tr", { dataset: { budget: what } }, h("td", {}, what), h("td", { class: "num" }, fmt(used)), h("td", { class: "num" }, fmt(held)),
+        h("td", { class: "num" }, fmt(cap)), h("td", { class: "num" }, fmt(left)),
+        h("td", {}, bar, " " + pct(used / cap) + " used")));
+    };
+    if (b.redemptions > 0) row("redemptions", b.redemptions, b.redemptions_used, b.redemptions_held, num);
+    if (b.discount > 0) row("discount", b.discount, b.discount_used, b.discount_held, (v) => money(v, currency));
+    return h("div", { class: "table-wrap" }, h("table", { class: "data" },
+      h("thead", {}, h("tr", {}, ["Of", "Used", "Held in carts", "Cap", "Left", ""].map((t, i) => h("th", { class: i >= 1 && i <= 4 ? "num" : "" }, t)))),
+      h("tbody", {}, rows)));
+  }
+
+  // leaksTable lists the suspected leaks with a Void button each; voiding
+  // asks first, then calls POST /v1/codes/{code}/void.
+  function leaksTable(leaks) {
+    return table(["Code", "Refusals", "Customers", "Flagged", ""], leaks.map((l) => [
+      h("code", {}, l.code), num(l.refusals), num(l.distinct_customers), when(l.flagged_at),
+      l.state === "voided"
+        ? h("span", { class: "status archived" }, "voided")
+        : h("button", { type: "button", class: "danger", dataset: { void: l.code }, onclick: () => voidLeak(l) }, "Void"),
+    ]), [false, true, true, false, true]);
+  }
+
+  async function voidLeak(l) {
+    if (!confirm(`Void the code ${l.code}? It was refused to ${l.distinct_customers} different customers. ` +
+      "Nobody can use it afterwards, not even its own customer; this cannot be undone.")) return;
+    try {
+      await api("POST", "/v1/codes/" + encodeURIComponent(l.code) + "/void",
+        { reason: `suspected leak: refused to ${l.distinct_customers} customers` });
+      toast(`Code ${l.code} voided.`);
+      route();
+    } catch (e) {
+      toast(e.message, true);
+    }
+  }
+
   async function setStatus(id, status) {
     try {
       await api("PATCH", "/v1/campaigns/" + encodeURIComponent(id), { status });
@@ -326,7 +392,7 @@
     if (!rows || !rows.length) return h("p", { class: "muted" }, "Nothing by " + what + " yet.");
     const top = Math.max(1, ...rows.map((r) => Math.max(r.assigned, r.redeemed)));
     const sorted = [...rows].sort((a, b) => b.redeemed - a.redeemed || b.assigned - a.assigned);
-    return table([what[0].toUpperCase() + what.slice(1), "Assigned", "Redeemed", "", "Discount"], sorted.map((r) => {
+    return table([what[0].toUpperCase() + what.slice(1), "Handed out", "Redeemed", "", "Discount"], sorted.map((r) => {
       const bar = h("span", { class: "dim-bar" }, h("span", { class: "a" }), h("span", { class: "r" }));
       bar.children[0].style.width = (100 * r.assigned / top).toFixed(1) + "%";
       bar.children[1].style.width = (100 * r.redeemed / top).toFixed(1) + "%";

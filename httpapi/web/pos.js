@@ -5,6 +5,12 @@
 // a network failure, a timeout, a server error or a reload of the page —
 // sends the same key and body, so the server replays its first answer and
 // the code is never redeemed twice.
+//
+// When a customer is named, checking the code also holds it for that
+// customer for HOLD (POST /v1/validate with "hold"): nobody else can take
+// its use meanwhile. The redemption uses the hold (hold_id); a new
+// customer, another code, or "Next customer" releases it
+// (POST /v1/holds/{id}/release), so a cart left at the till frees the code.
 "use strict";
 (() => {
   const $ = (id) => document.getElementById(id);
@@ -20,6 +26,8 @@
   // The server keeps an idempotency key for 48 hours; a pending redemption
   // older than this is not retried (the server may have forgotten the key).
   const PENDING_MAX_AGE_MS = 24 * 3600 * 1000;
+  // How long a checked code is held for its customer.
+  const HOLD = "15m";
 
   const el = {
     settings: $("settings"), till: $("till"), code: $("code"), hint: $("code-hint"),
@@ -111,6 +119,8 @@
     not_started: "NOT VALID YET",
     wrong_customer: "WRONG CUSTOMER",
     customer_limit: "CUSTOMER ALREADY USED ONE",
+    held: "HELD IN ANOTHER CART",
+    budget_exhausted: "CAMPAIGN BUDGET USED UP",
     not_found: "NOT FOUND",
     typo: "TYPO — CHECK THE CODE",
     min_order: "ORDER TOO SMALL",
@@ -132,6 +142,7 @@
   function show(kind, title, detail, reason, actions) {
     el.result.className = "result " + kind;
     el.result.dataset.reason = reason || "";
+    el.result.dataset.hold = ""; // set again by a valid answer that placed one
     el.title.textContent = title;
     el.detail.textContent = detail || "";
     el.actions.replaceChildren(...(actions || []));
@@ -170,7 +181,8 @@
     showRefusal(code, message);
   }
 
-  let current = null; // the validation shown: {code, amount, customer, discount, currency}
+  let current = null; // the validation shown: {code, amount, customer, discount, currency, hold}
+  let held = null;    // the hold this till placed last and has not used or released: {id, code, customer}
   let busy = false;   // a redemption is on its way
 
   function setRedeem(enabled, label) {
@@ -272,6 +284,17 @@
     return b;
   }
 
+  // releaseHold frees the hold this till holds, if any, unless it is for
+  // the same code and customer (a new check renews that one instead). It
+  // does not wait for the answer: an unreleased hold simply expires.
+  function releaseHold(keepFor) {
+    if (!held) return;
+    if (keepFor && keepFor.code === held.code && keepFor.customer === held.customer) return;
+    const id = held.id;
+    held = null;
+    post("/v1/holds/" + encodeURIComponent(id) + "/release", "{}").catch(() => { /* it expires by itself */ });
+  }
+
   let validateSeq = 0;
 
   // validate asks POST /v1/validate about the code for this order. A code
@@ -293,9 +316,12 @@
     }
     const seq = ++validateSeq;
     show("checking", "Checking…", c.display || o.code, "");
+    releaseHold(o);
+    const body = orderBody(o, false);
+    if (o.customer) body.hold = HOLD;
     let r;
     try {
-      r = await post("/v1/validate", JSON.stringify(orderBody(o, false)));
+      r = await post("/v1/validate", JSON.stringify(body));
     } catch (e) {
       if (seq === validateSeq) show("warn", "⚠ NO CONNECTION", "The server did not answer. Check the network, then press Enter again.", "network");
       return;
@@ -305,11 +331,18 @@
     const v = r.data;
     if (!v.valid) { showRefusal(v.reason, v.message); el.code.select(); return; }
     const currency = v.currency || cfg.currency;
-    current = { ...o, discount: v.discount, currency };
+    current = { ...o, discount: v.discount, currency, hold: v.hold ? v.hold.id : "" };
+    if (v.hold) held = { id: v.hold.id, code: o.code, customer: o.customer };
     let detail = benefitText(v.benefit, currency) + " · campaign " + v.campaign;
     if (v.discount > 0) detail += " · discount " + money(v.discount, currency);
     if (o.amount > 0 && v.discount > 0) detail += " · to pay " + money(Math.max(0, o.amount - v.discount), currency);
-    show("valid", "✔ VALID", (v.code || c.display || o.code) + " · " + detail, "valid");
+    if (v.hold) {
+      const until = new Date(v.hold.expires_at);
+      detail += " · held for " + o.customer + (isNaN(until) ? "" : " until " + until.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }));
+    }
+    show("valid", "✔ VALID", (v.code || c.display || o.code) + " · " + detail, "valid",
+      [button("Next customer", nextCustomer, "ghost")]);
+    el.result.dataset.hold = v.hold ? v.hold.id : "";
     setRedeem(true, v.discount > 0 ? "REDEEM −" + money(v.discount, currency) : "REDEEM");
   }
 
@@ -334,10 +367,15 @@
     const o = readOrder();
     if (!o.code || o.amount === null) return;
     const c = PromoCode.check(o.code);
+    const body = orderBody(o, true);
+    if (held && held.code === o.code && held.customer === o.customer) {
+      body.hold_id = held.id; // the redemption uses (and ends) the hold
+      held = null;
+    }
     // The key is made here, once per press; the body is kept as sent.
     const p = {
       key: newIdempotencyKey(),
-      body: JSON.stringify(orderBody(o, true)),
+      body: JSON.stringify(body),
       code: c.display || o.code,
       amount: o.amount,
       started: Date.now(),
@@ -406,7 +444,19 @@
     el.code.focus();
   }
 
+  // nextCustomer clears the till for the next customer and releases a
+  // hold the last one left (a customer who did not buy).
   function nextCustomer() {
+    releaseHold(null);
+    clearTimeout(soon);
+    validateSeq++; // an answer still on its way is for the last customer
+    current = null;
+    el.code.value = "";
+    el.amount.value = "";
+    el.customer.value = "";
+    el.hint.textContent = "\u00a0";
+    el.hint.className = "hint";
+    setRedeem(false);
     show("idle", "Ready", "Scan or type a code.", "");
     el.code.focus();
   }
