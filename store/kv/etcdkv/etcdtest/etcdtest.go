@@ -43,6 +43,12 @@ type Options struct {
 	// TLS makes clients reach members over TLS with a client certificate
 	// (see Cluster.TLS); members talk to each other in plain HTTP.
 	TLS bool
+	// ElectionMs is etcd's --election-timeout in milliseconds; 0 keeps
+	// etcd's default (1000). etcd gives up on a request it could not commit
+	// within 5 s plus twice this ("etcdserver: request timed out"): a
+	// cluster that takes transactions of thousands of writes on a loaded
+	// machine wants more, a fault test that waits for new leaders less.
+	ElectionMs uint
 	// Logger receives the members' logs; nil logs errors to stderr.
 	Logger *zap.Logger
 }
@@ -195,6 +201,9 @@ func (c *Cluster) launch(m *member) (*embed.Etcd, error) {
 	}
 	if c.opts.MaxRequestBytes > 0 {
 		cfg.MaxRequestBytes = c.opts.MaxRequestBytes
+	}
+	if c.opts.ElectionMs > 0 {
+		cfg.ElectionMs = c.opts.ElectionMs
 	}
 	if c.tls != nil {
 		cfg.ClientTLSInfo = transport.TLSInfo{
