@@ -47,7 +47,8 @@ func TestBinary_OneKeyNeverLocksOutAnother(t *testing.T) {
 	e.mustCLI("generate", "g", "--count", "25")
 	tillA, tillB := e.key("till-a", "pos"), e.key("till-b", "pos")
 	codes := e.codes("g")
-	srv := e.start("--trusted-proxy", "127.0.0.1", "--trusted-proxy", "10.0.0.0/8")
+	// A short --guess-delay: the default 500 ms would add 20 s to this test.
+	srv := e.start("--trusted-proxy", "127.0.0.1", "--trusted-proxy", "10.0.0.0/8", "--guess-delay", "20ms")
 
 	limited := 0
 	for i := range 60 {

@@ -554,7 +554,7 @@ func TestBinary_SecondServeRefused(t *testing.T) {
 
 // TestBinary_GuessersAreSlowed: a caller that keeps failing lookups over
 // HTTP gets 429 rate_limited with Retry-After once its burst of 40 is
-// spent; the admin socket is not limited.
+// spent, held back 500 ms; the admin socket is not limited.
 func TestBinary_GuessersAreSlowed(t *testing.T) {
 	t.Parallel()
 	e := startEnv(t)
@@ -567,8 +567,10 @@ func TestBinary_GuessersAreSlowed(t *testing.T) {
 		require.False(t, v.Valid)
 		require.Contains(t, []string{"not_found", "typo"}, v.Reason)
 	}
+	t0 := time.Now()
 	r := srv.do(t, "POST", "/v1/validate", guesser, redeemReq{Code: "GUESS99999"})
 	require.Equal(t, http.StatusTooManyRequests, r.status, "%s", r)
+	require.GreaterOrEqual(t, time.Since(t0), 500*time.Millisecond, "serve holds a refusal back 500 ms by default (--guess-delay)")
 	require.Equal(t, "rate_limited", r.errorCode(t))
 	require.NotEmpty(t, r.header.Get("Retry-After"))
 	r = srv.do(t, "POST", "/v1/redeem", guesser, redeemReq{Code: "GUESS99998"})

@@ -27,7 +27,7 @@ func (e *env) serveCommand() *urfave.Command {
 	return &urfave.Command{
 		Name:      "serve",
 		Usage:     "serve the HTTP API, and the admin socket the other commands use, until interrupted",
-		UsageText: "promo serve [--addr :8080] [--tls-self-signed | --tls-cert FILE --tls-key FILE] [--trusted-proxy CIDR ...] [--guess-rate 20] [--guess-burst 40]",
+		UsageText: "promo serve [--addr :8080] [--tls-self-signed | --tls-cert FILE --tls-key FILE] [--trusted-proxy CIDR ...] [--guess-rate 20] [--guess-burst 40] [--guess-delay 500ms]",
 		Description: describe("Opens the database (creating it if needed) and serves the HTTP API on --addr and the\n"+
 			"admin socket FILE.sock (mode 0600: local file permission is the admin credential), logging to\n"+
 			"stderr. While it runs, the other commands on the same --db go through the socket. SIGINT or\n"+
@@ -43,6 +43,7 @@ func (e *env) serveCommand() *urfave.Command {
 			&urfave.StringFlag{Name: "addr", Value: ":8080", Usage: "listen on `HOST:PORT`"},
 			&urfave.Float64Flag{Name: "guess-rate", Value: 20, Usage: "failed lookups a minute allowed per API key; 0 turns the limit off (benchmarks only)"},
 			&urfave.IntFlag{Name: "guess-burst", Value: 40, Usage: "failed lookups allowed at once before the rate applies"},
+			&urfave.DurationFlag{Name: "guess-delay", Value: 500 * time.Millisecond, Usage: "how long a 429 for too many failed lookups is held back, so a guesser that ignores Retry-After cannot take the tills' CPU; 0 answers at once"},
 			&urfave.StringSliceFlag{Name: "trusted-proxy", Usage: "a reverse proxy's address or `CIDR` range (repeatable): its X-Forwarded-For names the client in the logs"},
 			&urfave.StringFlag{Name: "tls-cert", Usage: "serve HTTPS with the PEM certificate (and chain) in `FILE`; needs --tls-key"},
 			&urfave.StringFlag{Name: "tls-key", Usage: "the PEM private key of --tls-cert, in `FILE`"},
@@ -69,6 +70,10 @@ func (e *env) serve(c *urfave.Context) error {
 	}
 	if rate == 0 {
 		rate = -1 // httpapi: a negative rate is off
+	}
+	delay := c.Duration("guess-delay")
+	if delay < 0 || delay > time.Minute {
+		return usageErrorf("--guess-delay: want 0 (answer at once) to 1m, got %v", delay)
 	}
 	var proxies []netip.Prefix
 	for _, v := range c.StringSlice("trusted-proxy") {
@@ -121,6 +126,7 @@ func (e *env) serve(c *urfave.Context) error {
 		AccessLog:              logs,
 		FailedLookupsPerMinute: rate,
 		FailedLookupBurst:      burst,
+		LimitedDelay:           delay,
 		TrustedProxies:         proxies,
 		SpoolDir:               filepath.Dir(path),
 	}

@@ -122,6 +122,8 @@ func TestRun_ServeRefusesBadTransportFlags(t *testing.T) {
 		{[]string{"--tls-key", missing}, "--tls-cert FILE and --tls-key FILE go together"},
 		{[]string{"--tls-self-signed", "--tls-cert", missing, "--tls-key", missing}, "give it, or --tls-cert and --tls-key, not both"},
 		{[]string{"--tls-cert", missing, "--tls-key", missing}, "--tls-cert: cannot read " + missing + ": no such file or directory"},
+		{[]string{"--guess-delay", "-1s"}, "--guess-delay: want 0 (answer at once) to 1m, got -1s"},
+		{[]string{"--guess-delay", "2h"}, "--guess-delay: want 0 (answer at once) to 1m, got 2h0m0s"},
 		{[]string{"--trusted-proxy", "10.0.0.0/8", "--trusted-proxy", "my-proxy"}, `--trusted-proxy: want an address range such as 10.0.0.0/8 or one address such as 10.0.0.5, got "my-proxy"`},
 	} {
 		_, stderr, code := run(t, append([]string{"--db", db, "serve", "--addr", "127.0.0.1:0"}, tc.args...)...)

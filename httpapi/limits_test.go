@@ -1,12 +1,14 @@
 package httpapi
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -49,6 +51,51 @@ func TestLimits_OneKeyNeverSlowsAnother(t *testing.T) {
 	require.Equal(t, http.StatusTooManyRequests, status)
 	status, _, _ = e.req(issuer, "GET", "/v1/codes/"+codes[0], nil)
 	require.Equal(t, http.StatusOK, status, "the issuer key has its own bucket")
+}
+
+// A 429 for too many failed lookups is held back for LimitedDelay, so a
+// guesser that ignores Retry-After gets one answer per delay per
+// connection; meanwhile other keys are answered at once.
+func TestLimits_RefusalsAreHeldBack(t *testing.T) {
+	const delay = 300 * time.Millisecond
+	e := newEnv(t, Options{FailedLookupsPerMinute: 1, FailedLookupBurst: 1, LimitedDelay: delay})
+	e.addKey("till-a", pos)
+	e.addKey("till-b", pos)
+	e.campaign("c", "")
+	codes := e.generate("c", 1)
+	t0 := time.Now()
+	e.must(200, "till-a", "POST", "/v1/validate", `{"code": "GUESS001"}`, nil)
+	require.Less(t, time.Since(t0), delay, "a lookup within the burst is answered at once")
+	t0 = time.Now()
+	status, h, _ := e.req("till-a", "POST", "/v1/validate", `{"code": "GUESS002"}`)
+	require.Equal(t, http.StatusTooManyRequests, status)
+	require.NotEmpty(t, h.Get("Retry-After"))
+	require.GreaterOrEqual(t, time.Since(t0), delay, "the refusal waited")
+
+	// While till-a's refusal is held (for a long delay here), till-b's
+	// redemption is answered.
+	e.srv.limits.delay = time.Hour
+	held := make(chan int, 1)
+	go func() {
+		r, _ := http.NewRequest("POST", e.http.URL+"/v1/validate", strings.NewReader(`{"code": "GUESS003"}`))
+		r.Header.Set("Authorization", "Bearer "+e.keys["till-a"])
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		resp, err := http.DefaultClient.Do(r.WithContext(ctx))
+		if err != nil {
+			held <- 0 // the client gave up: the refusal was still held
+			return
+		}
+		resp.Body.Close()
+		held <- resp.StatusCode
+	}()
+	e.must(201, "till-b", "POST", "/v1/redeem", map[string]string{"code": codes[0]}, nil)
+	select {
+	case code := <-held:
+		t.Fatalf("till-a's refusal was answered (%d) before its delay", code)
+	default:
+	}
+	require.Equal(t, 0, <-held, "till-a's refusal was held until its client gave up")
 }
 
 // Rotating X-Forwarded-For, even through a trusted proxy, gives a guesser

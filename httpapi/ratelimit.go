@@ -27,6 +27,7 @@ import (
 type lookupLimiter struct {
 	perMinute float64
 	burst     int
+	delay     time.Duration // how long a refusal is held back (Options.LimitedDelay)
 	mu        sync.Mutex
 	buckets   map[string]*bucket // by key name
 	sweep     time.Time
@@ -37,8 +38,8 @@ type bucket struct {
 	seen time.Time
 }
 
-func newLookupLimiter(perMinute float64, burst int) *lookupLimiter {
-	return &lookupLimiter{perMinute: perMinute, burst: burst, buckets: map[string]*bucket{}}
+func newLookupLimiter(perMinute float64, burst int, delay time.Duration) *lookupLimiter {
+	return &lookupLimiter{perMinute: perMinute, burst: burst, delay: delay, buckets: map[string]*bucket{}}
 }
 
 func (l *lookupLimiter) off() bool { return l.perMinute < 0 }
@@ -73,8 +74,25 @@ func (l *lookupLimiter) bucket(k string, now time.Time) *bucket {
 	return b
 }
 
-// check refuses a key whose bucket is empty, with how long to wait.
+// check refuses a key whose bucket is empty, with how long to wait. The
+// refusal comes after the limiter's delay (or when the request ends), so
+// a guesser that ignores Retry-After is slowed to one request per delay
+// per connection; other keys' requests are not held.
 func (l *lookupLimiter) check(r *http.Request) error {
+	err := l.refusal(r)
+	if err != nil && l.delay > 0 {
+		t := time.NewTimer(l.delay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+		}
+	}
+	return err
+}
+
+// refusal is check's answer, given at once.
+func (l *lookupLimiter) refusal(r *http.Request) error {
 	k := l.keyOf(r)
 	if l.off() || k == "" {
 		return nil

@@ -58,6 +58,14 @@ type Options struct {
 	// turns the limit off (benchmarks only).
 	FailedLookupsPerMinute float64
 	FailedLookupBurst      int
+	// LimitedDelay holds back each 429 answer for too many failed lookups
+	// this long (at most; the request's context may end it first), so a
+	// client that goes on guessing once its bucket is empty sends one
+	// request per LimitedDelay per connection instead of as many as the
+	// server can refuse: refusals are cheap, but at thousands a second
+	// they take the CPU that honest tills' redemptions need. Zero answers
+	// at once; `promo serve` holds them 500 ms (--guess-delay).
+	LimitedDelay time.Duration
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client address in the logs. Requests from other peers are
 	// logged with the peer's address, whatever their headers say.
@@ -126,7 +134,7 @@ func New(st *store.Store, opts Options) *Server {
 		opts.ReadHeaderTimeout = 5 * time.Second
 	}
 	s := &Server{st: st, opts: opts, log: opts.Logger, ids: newRequestIDs(),
-		limits:  newLookupLimiter(opts.FailedLookupsPerMinute, opts.FailedLookupBurst),
+		limits:  newLookupLimiter(opts.FailedLookupsPerMinute, opts.FailedLookupBurst, opts.LimitedDelay),
 		uploads: make(chan struct{}, uploadSlots)}
 	s.metrics = newMetrics(st)
 	s.routes = s.routeTable()
