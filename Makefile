@@ -34,6 +34,8 @@ test: build
 	PROMO_BIN=$(abspath $(BIN)) $(GO) test -race -timeout 20m ./...
 	# The store's rules once more on bbolt alone (./... ran them behind the log).
 	$(GO) test -count=1 ./store -args -engine=bolt
+	# And on etcd: an in-process cluster, the store shared as by many nodes (about 2 min).
+	$(GO) test -count=1 -timeout 10m ./store -args -engine=etcd
 	$(MAKE) --no-print-directory fuzz-short
 
 fuzz-short:
