@@ -17,7 +17,7 @@ type catalog struct {
 	byID     map[string]*Campaign
 	byNum    map[uint32]*Campaign
 	raw      map[uint32][]byte // each campaign's record as stored
-	matchers []*gen.Matcher // one per distinct format shape
+	matchers []*gen.Matcher    // one per distinct format shape
 }
 
 func loadCatalog(tx kv.Tx) (*catalog, error) {
