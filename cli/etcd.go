@@ -1,0 +1,77 @@
+package cli
+
+import (
+	"context"
+	"log/slog"
+	"net/url"
+	"strings"
+
+	urfave "github.com/urfave/cli/v2"
+
+	"promo/store"
+)
+
+// etcdFlags are the global flags that put the store in an etcd cluster
+// instead of a file (DESIGN.md, "Cluster: etcd").
+func etcdFlags() []urfave.Flag {
+	return []urfave.Flag{
+		&urfave.StringFlag{Name: "etcd", EnvVars: []string{"PROMO_ETCD"},
+			Usage: "keep the store in the etcd cluster at `URLS` (comma-separated client URLs, e.g. http://10.0.0.1:2379,http://10.0.0.2:2379) instead of --db; commands talk to the cluster directly"},
+		&urfave.StringFlag{Name: "etcd-prefix", Value: "/promo/", EnvVars: []string{"PROMO_ETCD_PREFIX"},
+			Usage: "with --etcd: the key `PREFIX` the store lives under (one store per prefix)"},
+		&urfave.StringFlag{Name: "etcd-cacert", EnvVars: []string{"PROMO_ETCD_CACERT"}, Usage: "with --etcd: the PEM `FILE` of the CA that signed the members' certificates (turns TLS on)"},
+		&urfave.StringFlag{Name: "etcd-cert", EnvVars: []string{"PROMO_ETCD_CERT"}, Usage: "with --etcd: promo's client certificate, a PEM `FILE`"},
+		&urfave.StringFlag{Name: "etcd-key", EnvVars: []string{"PROMO_ETCD_KEY"}, Usage: "with --etcd: the private key of --etcd-cert, a PEM `FILE`"},
+	}
+}
+
+// onEtcd reports whether the command runs on an etcd cluster.
+func onEtcd(c *urfave.Context) bool { return c.String("etcd") != "" }
+
+// etcdOptions reads the --etcd flags; prefixFlag names the flag of the
+// prefix (etcd-prefix).
+func etcdOptions(c *urfave.Context, urlsFlag, prefixFlag string) (store.EtcdOptions, error) {
+	var eo store.EtcdOptions
+	for _, u := range strings.Split(c.String(urlsFlag), ",") {
+		u = strings.TrimSpace(u)
+		if u == "" {
+			continue
+		}
+		if !strings.Contains(u, "://") {
+			u = "http://" + u
+		}
+		p, err := url.Parse(u)
+		if err != nil || p.Host == "" || (p.Scheme != "http" && p.Scheme != "https" && p.Scheme != "unix" && p.Scheme != "unixs") {
+			return eo, usageErrorf("--%s: want etcd client URLs such as http://10.0.0.1:2379,http://10.0.0.2:2379; %q is not one", urlsFlag, u)
+		}
+		eo.Endpoints = append(eo.Endpoints, u)
+	}
+	if len(eo.Endpoints) == 0 {
+		return eo, usageErrorf("--%s: give the etcd cluster's client URLs, e.g. --%s http://127.0.0.1:2379", urlsFlag, urlsFlag)
+	}
+	eo.Prefix = c.String(prefixFlag)
+	if !strings.HasPrefix(eo.Prefix, "/") || strings.ContainsAny(eo.Prefix, " \t\r\n") {
+		return eo, usageErrorf("--%s: want a key prefix such as /promo/ (starting with /, no spaces), got %q", prefixFlag, eo.Prefix)
+	}
+	eo.CAFile, eo.CertFile, eo.KeyFile = c.String("etcd-cacert"), c.String("etcd-cert"), c.String("etcd-key")
+	if (eo.CertFile == "") != (eo.KeyFile == "") {
+		return eo, usageErrorf("--etcd-cert FILE and --etcd-key FILE go together: promo's client certificate and its private key")
+	}
+	return eo, nil
+}
+
+// openEtcd opens the store kept in the cluster the --etcd flags name.
+func (e *env) openEtcd(c *urfave.Context, log *slog.Logger) (*store.Store, error) {
+	eo, err := etcdOptions(c, "etcd", "etcd-prefix")
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.OpenEtcd(context.Background(), eo, store.Options{Logger: log})
+	if err != nil {
+		if store.ErrorCode(err) == store.EUnavailable {
+			return nil, unreachable("the etcd cluster at "+strings.Join(eo.Endpoints, ",")+" cannot be reached: "+store.ErrorMessage(err)+"; check --etcd (or PROMO_ETCD) and that a quorum of members runs", err)
+		}
+		return nil, err
+	}
+	return st, nil
+}
