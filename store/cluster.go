@@ -54,9 +54,7 @@ func OpenEtcd(ctx context.Context, eo EtcdOptions, opts Options) (*Store, error)
 	if eo.Prefix == "" {
 		eo.Prefix = etcdkv.DefaultPrefix
 	}
-	if !eo.OptimisticReads {
-		eo.OptimisticReads = true
-	}
+	eo.OptimisticReads = true // every Update's reads are checked at commit
 	e, err := etcdkv.Open(ctx, eo)
 	if err != nil {
 		if errors.Is(err, kv.ErrUnavailable) {
@@ -79,8 +77,11 @@ type cluster struct {
 	codesMu    sync.Mutex
 	codesMoved chan struct{} // closed and replaced when codesRev moves
 	barrier    revBarrier
-	cancel     context.CancelFunc
-	done       sync.WaitGroup
+	// codesHook, when set (tests), runs before each batch of the codes'
+	// watch: a test holds it to keep the watch behind.
+	codesHook atomic.Pointer[func()]
+	cancel    context.CancelFunc
+	done      sync.WaitGroup
 }
 
 // Cluster reports whether the store is shared with other processes (etcd).
@@ -114,6 +115,9 @@ func (s *Store) followCluster() {
 	s.cl.cancel = cancel
 	from := s.cl.codesRev.Load()
 	s.follow(ctx, bucketCodes, from, func(rev int64, changes []kv.Change) {
+		if h := s.cl.codesHook.Load(); h != nil {
+			(*h)()
+		}
 		var keys [][]byte
 		for _, c := range changes {
 			if c.Created {
