@@ -181,3 +181,36 @@ func TestE2E_Etcd_CLIAndTwoNodes(t *testing.T) {
 	require.Equal(t, 0, runPromo(t, "", "--db", bk, "check").code)
 	_ = os.Remove(bk)
 }
+
+func TestE2E_Etcd_MigrateAFileIntoTheCluster(t *testing.T) {
+	e := newEtcdEnv(t)
+	file := func(args ...string) string {
+		t.Helper()
+		res := runPromo(t, "", append([]string{"--db", e.db}, args...)...)
+		require.Equal(t, 0, res.code, "promo --db %s %s\n%s", e.db, strings.Join(args, " "), res)
+		return res.stdout
+	}
+	file("campaign", "create", "summer", "--name", "Summer", "--kind", "generic", "--amount", "500", "--currency", "EUR")
+	file("generate", "summer", "--count", "250")
+	code := parseCodeCSV(t, file("export", "summer"))[7].Code
+	file("redeem", code, "--customer", "ann", "--amount", "2000")
+	var want statsJSON
+	require.NoError(t, json.Unmarshal([]byte(file("--json", "stats", "summer")), &want))
+
+	urls := strings.Join(e.cluster.Endpoints(), ",")
+	out := file("migrate", "--to-etcd", urls, "--etcd-prefix", "/e2e/")
+	require.Contains(t, out, "into etcd /e2e/")
+	res := runPromo(t, "", "--db", e.db, "migrate", "--to-etcd", urls, "--etcd-prefix", "/e2e/")
+	require.Equal(t, 1, res.code, "a second migration into the same prefix: %s", res)
+	require.Contains(t, res.stderr, "already holds data")
+
+	var got statsJSON
+	e.cliJSON(&got, "stats", "summer")
+	require.Equal(t, want.Counts, got.Counts)
+	res = e.cli("redeem", code, "--customer", "bob")
+	require.Equal(t, 1, res.code, "the code was redeemed in the file: %s", res)
+	require.Contains(t, res.stderr, "already")
+
+	res = runPromo(t, "", "--etcd", urls, "--db", e.db, "migrate", "--to-etcd", urls)
+	require.Equal(t, 2, res.code, "%s", res)
+}

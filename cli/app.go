@@ -75,6 +75,7 @@ func (e *env) newApp() *urfave.App {
 			e.eventsCommand(),
 			e.keysCommand(),
 			e.backupCommand(),
+			e.migrateCommand(),
 			e.checkCommand(),
 			e.holdCommand(),
 			e.webhooksCommand(),

@@ -2,7 +2,10 @@ package cli
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"os"
 	"net/url"
 	"strings"
 
@@ -74,4 +77,62 @@ func (e *env) openEtcd(c *urfave.Context, log *slog.Logger) (*store.Store, error
 		return nil, err
 	}
 	return st, nil
+}
+
+func (e *env) migrateCommand() *urfave.Command {
+	return &urfave.Command{
+		Name:      "migrate",
+		Usage:     "copy the database file's whole state into an empty etcd prefix",
+		UsageText: "promo [--db FILE] migrate --to-etcd URLS [--etcd-prefix P]",
+		Description: describe("Copies everything in --db FILE (campaigns, codes, redemptions, counters, events, keys,\n"+
+			"webhooks, idempotency records) into the etcd cluster at URLS under --etcd-prefix (default\n"+
+			"/promo/), which must be empty. Stop `promo serve` on FILE first: the file must not change\n"+
+			"during the copy. The copy is streamed in transactions within etcd's limits and the schema\n"+
+			"key goes last: a copy cut short leaves a prefix promo refuses to open; delete it\n"+
+			"(etcdctl del --prefix P) and run migrate again. Then run promo with --etcd URLS.\n"+
+			"TLS: the global --etcd-cacert, --etcd-cert and --etcd-key.",
+			"promo --db promo.db migrate --to-etcd http://10.0.0.1:2379,http://10.0.0.2:2379,http://10.0.0.3:2379"),
+		Flags: []urfave.Flag{
+			&urfave.StringFlag{Name: "to-etcd", Usage: "the etcd cluster's client `URLS`, comma-separated"},
+		},
+		Action: e.migrate,
+	}
+}
+
+func (e *env) migrate(c *urfave.Context) error {
+	if _, err := needArgs(c); err != nil {
+		return err
+	}
+	if onEtcd(c) {
+		return usageErrorf("migrate copies --db FILE into --to-etcd URLS: leave --etcd out (to copy a cluster to a file, use `promo --etcd URLS backup FILE`)")
+	}
+	if c.String("to-etcd") == "" {
+		return usageErrorf("--to-etcd: give the etcd cluster's client URLs, e.g. --to-etcd http://127.0.0.1:2379")
+	}
+	eo, err := etcdOptions(c, "to-etcd", "etcd-prefix")
+	if err != nil {
+		return err
+	}
+	path := c.String("db")
+	if _, err := os.Stat(path); err != nil {
+		return unreachable(fmt.Sprintf("no database at %s: point --db (or PROMO_DB) at the file to migrate", path), err)
+	}
+	st, err := store.Open(path, store.Options{Logger: e.logger(slog.LevelWarn)})
+	if errors.Is(err, store.ErrLocked) {
+		return unreachable(fmt.Sprintf("%s is in use by another promo process: stop `promo serve` on it first (the file must not change during the copy)", path), err)
+	}
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	res, err := st.MigrateToEtcd(c.Context, eo)
+	if err != nil {
+		return err
+	}
+	if e.json {
+		return e.printJSON(res)
+	}
+	fmt.Fprintf(e.stdout, "copied %d keys (%s) from %s into etcd %s in %d transactions\n",
+		res.Keys, sizeText(res.Bytes), path, eo.Prefix, res.Transactions)
+	return nil
 }
