@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"net/url"
+	"os"
 	"strings"
 
 	urfave "github.com/urfave/cli/v2"
