@@ -10,12 +10,15 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -213,4 +216,55 @@ func TestE2E_Etcd_MigrateAFileIntoTheCluster(t *testing.T) {
 
 	res = runPromo(t, "", "--etcd", urls, "--db", e.db, "migrate", "--to-etcd", urls)
 	require.Equal(t, 2, res.code, "%s", res)
+}
+
+func TestE2E_Etcd_WebhooksDeliveredByOneNode(t *testing.T) {
+	e := newEtcdEnv(t)
+	var mu sync.Mutex
+	got := map[uint64]int{}
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ev struct {
+			Seq uint64 `json:"seq"`
+		}
+		body, _ := io.ReadAll(r.Body)
+		if json.Unmarshal(body, &ev) == nil {
+			mu.Lock()
+			got[ev.Seq]++
+			mu.Unlock()
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer rcv.Close()
+	e.mustCLI("campaign", "create", "w", "--name", "W", "--kind", "generic", "--percent", "5")
+	e.mustCLI("generate", "w", "--count", "6")
+	require.Contains(t, e.mustCLI("webhooks", "add", rcv.URL, "--events", "code.redeemed"), "added webhook")
+	till := e.key("till", "pos")
+	a, b := e.node(1), e.node(2)
+	rows := parseCodeCSV(t, e.mustCLI("export", "w"))
+	for i, r := range rows {
+		[]*server{a, b}[i%2].mustRedeem(t, till, redeemReq{Code: r.Code})
+	}
+	var last uint64
+	for _, l := range lines(e.mustCLI("--json", "events")) {
+		var ev struct {
+			Seq uint64 `json:"seq"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(l), &ev))
+		last = ev.Seq
+	}
+	eventually(t, 30*time.Second, "the webhook's place reaches the log's end", func() bool {
+		var hooks struct {
+			Webhooks []struct {
+				Delivered uint64 `json:"delivered_seq"`
+			} `json:"webhooks"`
+		}
+		e.cliJSON(&hooks, "webhooks", "list")
+		return len(hooks.Webhooks) == 1 && hooks.Webhooks[0].Delivered == last
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, got, len(rows), "every redemption delivered: %v", got)
+	for seq, n := range got {
+		require.Equal(t, 1, n, "event %d delivered %d times: one node of the cluster delivers", seq, n)
+	}
 }

@@ -2,15 +2,19 @@ package cli
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	urfave "github.com/urfave/cli/v2"
 
+	"promo/httpapi/webhook"
 	"promo/store"
 )
 
@@ -135,4 +139,58 @@ func (e *env) migrate(c *urfave.Context) error {
 	fmt.Fprintf(e.stdout, "copied %d keys (%s) from %s into etcd %s in %d transactions\n",
 		res.Keys, sizeText(res.Bytes), path, eo.Prefix, res.Transactions)
 	return nil
+}
+
+// leasedStore hides the webhooks from a node's dispatcher unless the node
+// holds the cluster's webhook lease, so that one node of a cluster delivers
+// them (another takes over within leaseTTL when it stops).
+type leasedStore struct {
+	*store.Store
+	held atomic.Bool
+}
+
+const leaseTTL = 10 * time.Second
+
+func (l *leasedStore) WebhookTargets() ([]store.WebhookTarget, error) {
+	if !l.held.Load() {
+		return nil, nil
+	}
+	return l.Store.WebhookTargets()
+}
+
+// webhookStore returns what the webhook dispatcher of serve runs on: the
+// store itself on a file, and on a cluster the store behind the lease,
+// renewed every leaseTTL/4 until ctx ends.
+func webhookStore(ctx context.Context, st *store.Store, log *slog.Logger) webhook.Store {
+	if !st.Cluster() {
+		return st
+	}
+	host, _ := os.Hostname()
+	var nonce [4]byte
+	_, _ = rand.Read(nonce[:])
+	holder := fmt.Sprintf("%s:%d:%x", host, os.Getpid(), nonce)
+	l := &leasedStore{Store: st}
+	renew := func() {
+		ok, err := st.TakeLease(ctx, "webhooks", holder, leaseTTL)
+		if err != nil && ctx.Err() == nil {
+			log.Warn("webhooks: renewing the delivery lease", "err", err)
+		}
+		if l.held.Swap(ok && err == nil) != (ok && err == nil) {
+			log.Info("webhooks: delivery lease", "held", ok && err == nil, "holder", holder)
+		}
+	}
+	renew()
+	go func() {
+		t := time.NewTicker(leaseTTL / 4)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				renew()
+			}
+		}
+	}()
+	return l
 }

@@ -149,7 +149,7 @@ func (e *env) serve(c *urfave.Context) error {
 	hooksDone := make(chan struct{})
 	go func() {
 		defer close(hooksDone)
-		webhook.New(st, webhook.Options{Logger: log}).Run(hooks)
+		webhook.New(webhookStore(hooks, st, log), webhook.Options{Logger: log}).Run(hooks)
 	}()
 	err = srv.Serve(c.Context, addr, sock)
 	stopHooks()

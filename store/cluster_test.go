@@ -242,3 +242,48 @@ func TestCluster_RedemptionsPerSecond(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, n, st.Counts.Redeemed)
 }
+
+func TestCluster_LeaseHasOneHolder(t *testing.T) {
+	c := etcdtest.Start(t, etcdtest.Options{Members: 1})
+	clk := newClock()
+	eo := EtcdOptions{Endpoints: c.Endpoints(), Prefix: "/lease/"}
+	var nodes []*Store
+	for range 2 {
+		s, err := OpenEtcd(context.Background(), eo, Options{Now: clk.Now})
+		require.NoError(t, err)
+		t.Cleanup(func() { s.Close() })
+		nodes = append(nodes, s)
+	}
+	a, b := nodes[0], nodes[1]
+	take := func(s *Store, holder string) bool {
+		t.Helper()
+		ok, err := s.TakeLease(ctx, "webhooks", holder, 10*time.Second)
+		require.NoError(t, err)
+		return ok
+	}
+	require.True(t, take(a, "a"))
+	require.False(t, take(b, "b"), "held by a")
+	clk.Add(5 * time.Second)
+	require.True(t, take(a, "a"), "a renews")
+	clk.Add(9 * time.Second)
+	require.False(t, take(b, "b"), "a's renewal still runs")
+	clk.Add(2 * time.Second)
+	require.True(t, take(b, "b"), "a stopped renewing: b takes over")
+	require.False(t, take(a, "a"))
+
+	// Racing for a free lease: exactly one wins.
+	clk.Add(time.Minute)
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if ok, err := nodes[i%2].TakeLease(ctx, "webhooks", fmt.Sprint("n", i), 10*time.Second); err == nil && ok {
+				wins.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	require.EqualValues(t, 1, wins.Load())
+}
