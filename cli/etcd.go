@@ -26,6 +26,8 @@ func etcdFlags() []urfave.Flag {
 			Usage: "keep the store in the etcd cluster at `URLS` (comma-separated client URLs, e.g. http://10.0.0.1:2379,http://10.0.0.2:2379) instead of --db; commands talk to the cluster directly"},
 		&urfave.StringFlag{Name: "etcd-prefix", Value: "/promo/", EnvVars: []string{"PROMO_ETCD_PREFIX"},
 			Usage: "with --etcd: the key `PREFIX` the store lives under (one store per prefix)"},
+		&urfave.IntFlag{Name: "etcd-max-txn-ops", Value: 128, EnvVars: []string{"PROMO_ETCD_MAX_TXN_OPS"},
+			Usage: "with --etcd: the members' --max-txn-ops `N`; promo keeps each transaction within it"},
 		&urfave.StringFlag{Name: "etcd-cacert", EnvVars: []string{"PROMO_ETCD_CACERT"}, Usage: "with --etcd: the PEM `FILE` of the CA that signed the members' certificates (turns TLS on)"},
 		&urfave.StringFlag{Name: "etcd-cert", EnvVars: []string{"PROMO_ETCD_CERT"}, Usage: "with --etcd: promo's client certificate, a PEM `FILE`"},
 		&urfave.StringFlag{Name: "etcd-key", EnvVars: []string{"PROMO_ETCD_KEY"}, Usage: "with --etcd: the private key of --etcd-cert, a PEM `FILE`"},
@@ -61,6 +63,9 @@ func etcdOptions(c *urfave.Context, urlsFlag, prefixFlag string) (store.EtcdOpti
 		return eo, usageErrorf("--%s: want a key prefix such as /promo/ (starting with /, no spaces), got %q", prefixFlag, eo.Prefix)
 	}
 	eo.CAFile, eo.CertFile, eo.KeyFile = c.String("etcd-cacert"), c.String("etcd-cert"), c.String("etcd-key")
+	if eo.MaxOps = c.Int("etcd-max-txn-ops"); eo.MaxOps < 16 {
+		return eo, usageErrorf("--etcd-max-txn-ops: want the members' --max-txn-ops (etcd's default 128; at least 16), got %d", eo.MaxOps)
+	}
 	if (eo.CertFile == "") != (eo.KeyFile == "") {
 		return eo, usageErrorf("--etcd-cert FILE and --etcd-key FILE go together: promo's client certificate and its private key")
 	}

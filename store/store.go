@@ -660,7 +660,7 @@ func classify(err error, what string) error {
 	case errors.Is(err, wal.ErrSync):
 		return &Error{Code: EUnavailable, Message: "the write-ahead log could not be synced to disk: nothing more is written; restart promo", Err: err}
 	case errors.Is(err, kv.ErrTooLarge):
-		return &Error{Code: ETooLarge, Message: "this is too much for one transaction of the cluster (etcd's --max-txn-ops and --max-request-bytes): nothing was written; send less at once (e.g. split the file), or raise those limits on every member and promo's --etcd-max-txn-ops", Err: err}
+		return &Error{Code: ETooLarge, Message: "this is too much for one transaction of the cluster (etcd's --max-txn-ops and --max-request-bytes): nothing was written; send less at once (e.g. split the file), or raise --max-txn-ops on every member and give promo the same --etcd-max-txn-ops", Err: err}
 	case errors.Is(err, kv.ErrUncertain):
 		return &Error{Code: EUnavailable, Message: "the cluster did not confirm the write in time: it may or may not have taken effect; retry with the same Idempotency-Key, or look before you retry", Err: err}
 	case errors.Is(err, kv.ErrUnavailable):
