@@ -268,3 +268,24 @@ func TestE2E_Etcd_WebhooksDeliveredByOneNode(t *testing.T) {
 		require.Equal(t, 1, n, "event %d delivered %d times: one node of the cluster delivers", seq, n)
 	}
 }
+
+func TestE2E_Etcd_TLS(t *testing.T) {
+	c := etcdtest.Start(t, etcdtest.Options{Members: 1, TLS: true})
+	files := c.TLS()
+	url := c.Endpoint(0)
+	require.True(t, strings.HasPrefix(url, "https://"), url)
+	res := runPromo(t, "", "--etcd", url, "--etcd-cacert", files.CAFile, "--etcd-cert", files.CertFile, "--etcd-key", files.KeyFile,
+		"campaign", "create", "t", "--name", "T", "--kind", "generic", "--percent", "5")
+	require.Equal(t, 0, res.code, "%s", res)
+	res = runPromo(t, "", "--etcd", url, "--etcd-cacert", files.CAFile, "--etcd-cert", files.CertFile, "--etcd-key", files.KeyFile, "campaign", "list")
+	require.Equal(t, 0, res.code, "%s", res)
+	require.Contains(t, res.stdout, "t ")
+
+	// Without the client certificate the cluster refuses: exit 3, saying so.
+	res = runPromo(t, "", "--etcd", url, "--etcd-cacert", files.CAFile, "campaign", "list")
+	require.Equal(t, 3, res.code, "%s", res)
+	require.Contains(t, res.stderr, "cannot be reached")
+	res = runPromo(t, "", "--etcd", url, "--etcd-cert", files.CertFile, "campaign", "list")
+	require.Equal(t, 2, res.code, "%s", res)
+	require.Contains(t, res.stderr, "--etcd-key")
+}
