@@ -85,8 +85,8 @@ func TestCluster_CodeGeneratedOnANeverNotFoundOnB(t *testing.T) {
 	mustCampaign(t, a, CampaignSpec{ID: "c", Kind: KindGeneric})
 	// B's watch of the codes is held back: its filter cannot know A's codes,
 	// and B must not trust its "no" until the watch has caught up.
-	var held sync.Mutex
-	hook := func() { held.Lock(); held.Unlock() } //nolint:staticcheck // a gate, not a critical section
+	var held sync.RWMutex
+	hook := func() { held.RLock(); defer held.RUnlock() } // waits while the test holds it
 	b.cl.codesHook.Store(&hook)
 	for round := 0; round < 3; round++ {
 		held.Lock()

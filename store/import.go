@@ -162,8 +162,7 @@ func (s *Store) Import(ctx context.Context, campaignID string, r io.Reader, opts
 	// codes need, in key order: the first creates the batch. A chunk that
 	// finds a code another campaign took since the check refuses from there
 	// on (without SkipInvalid), the chunks before it kept.
-	var res ImportResult
-	res = ImportResult{Campaign: c.ID, Header: header, Skipped: slices.Clone(problems)}
+	res := ImportResult{Campaign: c.ID, Header: header, Skipped: slices.Clone(problems)}
 	var batch uint64
 	per := s.perTx(max(1, len(lines)), 2)
 	for first := true; first || len(lines) > 0; first = false {
