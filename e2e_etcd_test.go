@@ -93,6 +93,11 @@ func (e *etcdEnv) node(n int) *server {
 
 func TestE2E_Etcd_CLIAndTwoNodes(t *testing.T) {
 	e := newEtcdEnv(t)
+	// A prefix without a store is refused as a missing file is, not
+	// taken for an empty store.
+	res := e.cli("stats")
+	require.Equal(t, 3, res.code, "%s", res)
+	require.Contains(t, res.stderr, "no promo store under /e2e/")
 	e.mustCLI("campaign", "create", "spring", "--name", "Spring", "--kind", "generic", "--percent", "10")
 	// More codes than one Txn of a default etcd takes: Generate splits.
 	e.mustCLI("generate", "spring", "--count", "300")
@@ -176,7 +181,7 @@ func TestE2E_Etcd_CLIAndTwoNodes(t *testing.T) {
 	// A backup of the cluster is a standalone bbolt file.
 	bk := filepath.Join(e.dir, "cluster-backup.db")
 	e.mustCLI("backup", bk)
-	res := runPromo(t, "", "--db", bk, "--json", "stats", "spring")
+	res = runPromo(t, "", "--db", bk, "--json", "stats", "spring")
 	require.Equal(t, 0, res.code, "%s", res)
 	var fromFile statsJSON
 	require.NoError(t, json.Unmarshal([]byte(res.stdout), &fromFile))

@@ -69,6 +69,11 @@ var (
 // is an error rather than a new empty database.
 func (e *env) open(c *urfave.Context, create bool) (Backend, error) {
 	if onEtcd(c) {
+		if !create {
+			if err := e.etcdHasStore(c); err != nil {
+				return nil, err
+			}
+		}
 		return e.openEtcd(c, e.logger(slog.LevelWarn))
 	}
 	path := c.String("db")

@@ -72,6 +72,27 @@ func etcdOptions(c *urfave.Context, urlsFlag, prefixFlag string) (store.EtcdOpti
 	return eo, nil
 }
 
+// etcdHasStore refuses (exit 3) a prefix that holds no promo store, as a
+// missing --db file is refused: a mistyped --etcd-prefix must not look
+// like an empty store.
+func (e *env) etcdHasStore(c *urfave.Context) error {
+	eo, err := etcdOptions(c, "etcd", "etcd-prefix")
+	if err != nil {
+		return err
+	}
+	has, err := store.EtcdHasStore(context.Background(), eo)
+	if err != nil {
+		if store.ErrorCode(err) == store.EUnavailable {
+			return unreachable("the etcd cluster at "+strings.Join(eo.Endpoints, ",")+" cannot be reached: "+store.ErrorMessage(err)+"; check --etcd (or PROMO_ETCD) and that a quorum of members runs", err)
+		}
+		return err
+	}
+	if !has {
+		return unreachable(fmt.Sprintf("no promo store under %s in etcd %s: check --etcd-prefix (or PROMO_ETCD_PREFIX); start one with `promo campaign create`, or copy a file in with `promo --db FILE migrate --to-etcd URLS`", eo.Prefix, strings.Join(eo.Endpoints, ",")), nil)
+	}
+	return nil
+}
+
 // openEtcd opens the store kept in the cluster the --etcd flags name.
 func (e *env) openEtcd(c *urfave.Context, log *slog.Logger) (*store.Store, error) {
 	eo, err := etcdOptions(c, "etcd", "etcd-prefix")

@@ -56,12 +56,9 @@ func OpenEtcd(ctx context.Context, eo EtcdOptions, opts Options) (*Store, error)
 		eo.Prefix = etcdkv.DefaultPrefix
 	}
 	eo.OptimisticReads = true // every Update's reads are checked at commit
-	e, err := etcdkv.Open(ctx, eo)
+	e, err := openEtcdEngine(ctx, eo)
 	if err != nil {
-		if errors.Is(err, kv.ErrUnavailable) {
-			return nil, &Error{Code: EUnavailable, Message: strings.TrimPrefix(err.Error(), "etcdkv: "), Err: err}
-		}
-		return nil, &Error{Code: EInvalid, Message: strings.TrimPrefix(err.Error(), "etcdkv: "), Err: err}
+		return nil, err
 	}
 	if opts.MaxBatch <= 0 {
 		// A redemption writes about 8 keys; etcd's default is 128 per Txn.
@@ -69,6 +66,36 @@ func OpenEtcd(ctx context.Context, eo EtcdOptions, opts Options) (*Store, error)
 	}
 	name := "etcd " + strings.Join(eo.Endpoints, ",") + " " + strings.TrimSuffix(eo.Prefix, "/") + "/"
 	return openEngine(e, name, opts)
+}
+
+func openEtcdEngine(ctx context.Context, eo EtcdOptions) (*etcdkv.Engine, error) {
+	e, err := etcdkv.Open(ctx, eo)
+	if err != nil {
+		if errors.Is(err, kv.ErrUnavailable) {
+			return nil, &Error{Code: EUnavailable, Message: strings.TrimPrefix(err.Error(), "etcdkv: "), Err: err}
+		}
+		return nil, &Error{Code: EInvalid, Message: strings.TrimPrefix(err.Error(), "etcdkv: "), Err: err}
+	}
+	return e, nil
+}
+
+// EtcdHasStore reports whether the cluster holds a promo store under
+// eo.Prefix, without creating one.
+func EtcdHasStore(ctx context.Context, eo EtcdOptions) (bool, error) {
+	if eo.Prefix == "" {
+		eo.Prefix = etcdkv.DefaultPrefix
+	}
+	e, err := openEtcdEngine(ctx, eo)
+	if err != nil {
+		return false, err
+	}
+	defer e.Close()
+	has := false
+	err = e.View(func(tx kv.Tx) error {
+		has = tx.Get(bucketMeta, metaSchema) != nil
+		return nil
+	})
+	return has, classify(err, "read the etcd prefix")
 }
 
 // cluster is the state of a store whose engine other processes write to.
