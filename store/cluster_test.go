@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"promo/store/kv/etcdkv/etcdtest"
 )
@@ -256,6 +259,40 @@ func TestCluster_RedemptionsPerSecond(t *testing.T) {
 			recheck(t, b)
 		})
 	}
+	// The bare figure: clientv3 Txns of 8 puts each (about the keys one
+	// redemption writes), no compares, 64 callers, on a fresh cluster.
+	t.Run("bare-clientv3-txn", func(t *testing.T) {
+		c := etcdtest.Start(t, etcdtest.Options{})
+		cli, err := clientv3.New(clientv3.Config{Endpoints: c.Endpoints(), DialTimeout: 5 * time.Second})
+		require.NoError(t, err)
+		defer cli.Close()
+		const n, callers, writes = 4000, 64, 8
+		value := strings.Repeat("v", 64)
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		start := time.Now()
+		for g := 0; g < callers; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					i := next.Add(1) - 1
+					if i >= n {
+						return
+					}
+					ops := make([]clientv3.Op, writes)
+					for j := range ops {
+						ops[j] = clientv3.OpPut(fmt.Sprintf("/bare/%08d/%d", i, j), value)
+					}
+					_, err := cli.Txn(context.Background()).Then(ops...).Commit()
+					assert.NoError(t, err)
+				}
+			}()
+		}
+		wg.Wait()
+		took := time.Since(start)
+		t.Logf("%d bare Txns of %d puts, %d callers: %v, %.0f Txns/s", n, writes, callers, took.Round(time.Millisecond), float64(n)/took.Seconds())
+	})
 }
 
 func TestCluster_LeaseHasOneHolder(t *testing.T) {
