@@ -413,3 +413,39 @@ func TestCluster_LeaderKilledDuringRedemptions(t *testing.T) {
 	require.EqualValues(t, len(codes), st.Counts.Redeemed)
 	recheck(t, a)
 }
+
+// TestCluster_MemberRestartedOnItsData redeems while one member is down,
+// restarts it on its data, then takes another one down: the restarted
+// member caught up and serves in the new quorum, nothing is lost.
+func TestCluster_MemberRestartedOnItsData(t *testing.T) {
+	c, a, b := twoNodes(t, nil, EtcdOptions{Timeout: 3 * time.Second})
+	mustCampaign(t, a, CampaignSpec{ID: "c", Kind: KindGeneric})
+	codes := mustGenerate(t, a, "c", 30)
+	redeem := func(s *Store, code string) {
+		t.Helper()
+		var err error
+		require.Eventually(t, func() bool {
+			_, err = s.Redeem(ctx, RedeemRequest{Code: code, Idempotency: &Idempotency{Scope: "t", Key: code}})
+			return ErrorCode(err) != EUnavailable
+		}, 30*time.Second, 50*time.Millisecond)
+		require.NoError(t, err)
+	}
+	c.Stop(0)
+	for _, code := range codes[:10] {
+		redeem(a, code)
+	}
+	require.NoError(t, c.Restart(0))
+	for _, code := range codes[10:20] {
+		redeem(b, code)
+	}
+	c.Stop(1) // members 0 (restarted) and 2 are the quorum now
+	for _, code := range codes[20:] {
+		redeem(a, code)
+	}
+	for _, s := range []*Store{a, b} {
+		st, err := s.CampaignStats("c")
+		require.NoError(t, err)
+		require.EqualValues(t, 30, st.Counts.Redeemed)
+	}
+	recheck(t, b)
+}
