@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"promo/store/kv"
 	"promo/store/kv/etcdkv/etcdtest"
 )
 
@@ -448,4 +449,28 @@ func TestCluster_MemberRestartedOnItsData(t *testing.T) {
 		require.EqualValues(t, 30, st.Counts.Redeemed)
 	}
 	recheck(t, b)
+}
+
+// Maintenance purges expired holds in transactions any engine takes.
+func TestStore_PurgeHolds_ManyAtOnce(t *testing.T) {
+	s, clk := testStore(t, Options{})
+	mustCampaign(t, s, CampaignSpec{ID: "h", Kind: KindGeneric})
+	codes := mustGenerate(t, s, "h", 60)
+	for i, code := range codes {
+		v, err := s.Validate(RedeemRequest{Code: code, CustomerID: fmt.Sprint("c", i), Hold: Duration(time.Minute)})
+		require.NoError(t, err)
+		require.True(t, v.Valid)
+	}
+	count := func() int {
+		n := 0
+		require.NoError(t, s.view(func(tx kv.Tx) error {
+			tx.Scan(bucketHolds, kv.All, func(_, _ []byte) bool { n++; return true })
+			return nil
+		}))
+		return n
+	}
+	require.Equal(t, 60, count())
+	clk.Add(2 * time.Minute)
+	require.NoError(t, s.purgeHolds(ctx))
+	require.Zero(t, count())
 }
