@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -473,4 +474,32 @@ func TestStore_PurgeHolds_ManyAtOnce(t *testing.T) {
 	clk.Add(2 * time.Minute)
 	require.NoError(t, s.purgeHolds(ctx))
 	require.Zero(t, count())
+}
+
+// Refusal counts of many campaigns are flushed in transactions any engine
+// takes, and survive a restart.
+func TestStore_FlushCampaignRejects_Many(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "promo.db")
+	s, err := openTest(path, Options{})
+	require.NoError(t, err)
+	const n = 130 // more (campaign, reason) pairs than one etcd Txn of 128 operations
+	for i := range n {
+		id := fmt.Sprintf("c%d", i)
+		mustCampaign(t, s, CampaignSpec{ID: id, Kind: KindGeneric})
+		code := mustGenerate(t, s, id, 1)[0]
+		_, err := s.UpdateCampaign(ctx, id, CampaignPatch{Status: ptr(StatusPaused)})
+		require.NoError(t, err)
+		_, err = s.Redeem(ctx, RedeemRequest{Code: code})
+		requireCode(t, err, EPaused)
+	}
+	require.NoError(t, s.Close()) // flushes them
+	s, err = openTest(path, Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	for i := range n {
+		st, err := s.CampaignStats(fmt.Sprintf("c%d", i))
+		require.NoError(t, err)
+		require.EqualValues(t, 1, st.Rejected[EPaused], "campaign c%d", i)
+	}
 }
