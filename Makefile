@@ -36,6 +36,8 @@ test: build
 	set -o pipefail; PROMO_BIN=$(abspath $(BIN)) $(GO) test -json -race -timeout 20m ./... | $(GO) run ./.ci/testsummary "go test -race ./..."
 	# The store's rules once more on bbolt alone (./... ran them behind the log).
 	set -o pipefail; $(GO) test -json -count=1 ./store -args -engine=bolt | $(GO) run ./.ci/testsummary "store on bbolt alone"
+	# And on etcd: an in-process cluster, the store shared as by many nodes (about 2 min).
+	set -o pipefail; $(GO) test -json -count=1 -timeout 10m ./store -args -engine=etcd | $(GO) run ./.ci/testsummary "store on etcd"
 	$(MAKE) --no-print-directory fuzz-short
 
 fuzz-short:

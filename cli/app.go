@@ -52,12 +52,12 @@ func (e *env) newApp() *urfave.App {
 		Name:      "promo",
 		Usage:     "a shop's unique promo codes over one bbolt file: the HTTP API and this admin CLI",
 		UsageText: "promo [--db FILE] [--json] COMMAND [ARGUMENTS] [FLAGS]",
-		Flags: []urfave.Flag{
+		Flags: append([]urfave.Flag{
 			&urfave.StringFlag{Name: "db", Value: "promo.db", EnvVars: []string{"PROMO_DB"},
 				Usage: "the database `FILE`; while `promo serve` holds it, commands go through FILE.sock"},
 			&urfave.BoolFlag{Name: "json", Usage: "print the JSON the HTTP API answers instead of tables; errors go to stderr as {\"error\": {...}}"},
 			helpFlag(),
-		},
+		}, etcdFlags()...),
 		Commands: []*urfave.Command{
 			e.serveCommand(),
 			e.campaignCommand(),
@@ -75,6 +75,7 @@ func (e *env) newApp() *urfave.App {
 			e.eventsCommand(),
 			e.keysCommand(),
 			e.backupCommand(),
+			e.migrateCommand(),
 			e.checkCommand(),
 			e.holdCommand(),
 			e.webhooksCommand(),

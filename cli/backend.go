@@ -69,6 +69,14 @@ var (
 // trustSocket). Unless create is set, a database file that does not exist
 // is an error rather than a new empty database.
 func (e *env) open(c *urfave.Context, create bool) (Backend, error) {
+	if onEtcd(c) {
+		if !create {
+			if err := e.etcdHasStore(c); err != nil {
+				return nil, err
+			}
+		}
+		return e.openEtcd(c, e.logger(slog.LevelWarn))
+	}
 	path := c.String("db")
 	if path == "" {
 		return nil, usageErrorf("--db: give the database file, e.g. --db promo.db")

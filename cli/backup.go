@@ -56,7 +56,7 @@ func (e *env) backup(c *urfave.Context) error {
 		}
 		path = args[0]
 	}
-	if same(path, c.String("db")) {
+	if !onEtcd(c) && same(path, c.String("db")) {
 		return usageErrorf("%s is the database itself: back it up to another file", path)
 	}
 	return e.withBackend(c, false, func(b Backend) error {

@@ -101,7 +101,17 @@ func (e *env) serve(c *urfave.Context) error {
 		}
 		e.printCertificate(certs, certFile, "")
 	}
-	st, err := store.Open(path, store.Options{Logger: log})
+	var st *store.Store
+	var err error
+	sock, spool := path+".sock", filepath.Dir(path)
+	if onEtcd(c) {
+		// Any number of nodes serve one cluster, several on one machine:
+		// each its own admin socket (the CLI talks to the cluster itself).
+		st, err = e.openEtcd(c, log)
+		sock, spool = filepath.Join(os.TempDir(), fmt.Sprintf("promo-%d.sock", os.Getpid())), os.TempDir()
+	} else {
+		st, err = store.Open(path, store.Options{Logger: log})
+	}
 	if errors.Is(err, store.ErrLocked) {
 		return unreachable(fmt.Sprintf("%s is in use by another promo process (is `promo serve` already running on it?)", path), err)
 	}
@@ -128,7 +138,7 @@ func (e *env) serve(c *urfave.Context) error {
 		FailedLookupBurst:      burst,
 		LimitedDelay:           delay,
 		TrustedProxies:         proxies,
-		SpoolDir:               filepath.Dir(path),
+		SpoolDir:               spool,
 	}
 	scheme := "http"
 	if certs != nil {
@@ -146,9 +156,9 @@ func (e *env) serve(c *urfave.Context) error {
 	hooksDone := make(chan struct{})
 	go func() {
 		defer close(hooksDone)
-		webhook.New(st, webhook.Options{Logger: log}).Run(hooks)
+		webhook.New(webhookStore(hooks, st, log), webhook.Options{Logger: log}).Run(hooks)
 	}()
-	err = srv.Serve(c.Context, addr, path+".sock")
+	err = srv.Serve(c.Context, addr, sock)
 	stopHooks()
 	<-hooksDone
 	if err == nil {

@@ -188,7 +188,7 @@ func (s *Store) generateOne(tx *wtx, c *Campaign) (found, error) {
 		if err != nil {
 			return found{}, internal(err, "draw a random code")
 		}
-		if s.filter.Load().Test(key) && tx.Get(bucketCodes, key) != nil {
+		if s.mayExist(key) && tx.Get(bucketCodes, key) != nil {
 			continue
 		}
 		if err := s.insertCodes(tx, c, 0, [][]byte{key}, nil, cGenerated); err != nil {

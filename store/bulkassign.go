@@ -50,8 +50,9 @@ func (s *Store) AssignMany(ctx context.Context, campaignID string, rows []Assign
 	if _, err := s.campaign(campaignID); err != nil {
 		return err
 	}
+	per := s.perTx(assignChunk, 12)
 	for len(rows) > 0 {
-		chunk := rows[:min(len(rows), assignChunk)]
+		chunk := rows[:min(len(rows), per)]
 		rows = rows[len(chunk):]
 		out := slices.Clone(chunk)
 		err := s.update(ctx, func(tx *wtx) error {

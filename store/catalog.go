@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -15,11 +16,12 @@ import (
 type catalog struct {
 	byID     map[string]*Campaign
 	byNum    map[uint32]*Campaign
-	matchers []*gen.Matcher // one per distinct format shape
+	raw      map[uint32][]byte // each campaign's record as stored
+	matchers []*gen.Matcher    // one per distinct format shape
 }
 
 func loadCatalog(tx kv.Tx) (*catalog, error) {
-	cat := &catalog{byID: map[string]*Campaign{}, byNum: map[uint32]*Campaign{}}
+	cat := &catalog{byID: map[string]*Campaign{}, byNum: map[uint32]*Campaign{}, raw: map[uint32][]byte{}}
 	var err error
 	tx.Scan(bucketCampaigns, kv.All, func(k, v []byte) bool {
 		var c *Campaign
@@ -29,6 +31,7 @@ func loadCatalog(tx kv.Tx) (*catalog, error) {
 		}
 		cat.byID[c.ID] = c
 		cat.byNum[c.Num] = c
+		cat.raw[c.Num] = bytes.Clone(v)
 		return true
 	})
 	if err != nil {
@@ -76,6 +79,12 @@ func (s *Store) refreshCatalog(tx *wtx) {
 func (s *Store) campaign(id string) (*Campaign, error) {
 	if c := s.cat.Load().byID[id]; c != nil {
 		return c, nil
+	}
+	if s.cl != nil { // created through another node a moment ago?
+		s.reloadCatalog()
+		if c := s.cat.Load().byID[id]; c != nil {
+			return c, nil
+		}
 	}
 	return nil, Errorf(ENotFound, "no campaign %q", id)
 }

@@ -108,6 +108,7 @@ func (s *Store) EraseCustomer(ctx context.Context, id string) (ErasureResult, er
 func (s *Store) rewriteEvents(ctx context.Context, id, pseudonym string) (int, error) {
 	needle := appendJSONString(nil, id)
 	total := 0
+	chunk := s.perTx(eraseChunk, 1) // each event seen may be rewritten
 	for from := uint64(1); ; {
 		n, next, more := 0, from, false
 		err := s.update(ctx, func(tx *wtx) error {
@@ -115,7 +116,7 @@ func (s *Store) rewriteEvents(ctx context.Context, id, pseudonym string) (int, e
 			var err error
 			seen := 0
 			tx.Scan(bucketEvents, kv.From(seqKey(from)), func(k, v []byte) bool {
-				if seen == eraseChunk {
+				if seen == chunk {
 					next, more = binary.BigEndian.Uint64(k), true
 					return false
 				}

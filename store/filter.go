@@ -23,6 +23,14 @@ import (
 func FilterPath(dbPath string) string { return dbPath + ".bloom" }
 
 func (s *Store) loadFilter() error {
+	if s.cl != nil {
+		// No file on a cluster: built from the codes, then following them.
+		f, _, err := s.buildFilter()
+		if err == nil {
+			s.filter.Store(f)
+		}
+		return err
+	}
 	var mark bloom.Mark
 	hasMark := false
 	err := s.db.View(func(tx kv.Tx) error {
@@ -88,6 +96,10 @@ func (s *Store) buildFilter() (*bloom.Filter, uint64, error) {
 // filter stale in the same transaction.
 func (s *Store) addToFilter(tx *wtx, keys [][]byte) error {
 	s.filter.Load().AddMany(keys)
+	if s.cl != nil {
+		s.noteCodesAdded(tx)
+		return nil
+	}
 	s.codesAdded.Store(true)
 	if tx.Get(bucketMeta, metaFilterMark) != nil {
 		tx.Delete(bucketMeta, metaFilterMark)
@@ -102,7 +114,7 @@ func (s *Store) SaveFilter() error {
 }
 
 func (s *Store) saveFilter(run func(func(*wtx) error) error) error {
-	if s.opts.ReadOnly || !s.codesAdded.Load() {
+	if s.opts.ReadOnly || s.cl != nil || !s.codesAdded.Load() {
 		return nil
 	}
 	var mark bloom.Mark

@@ -88,7 +88,7 @@ func (s *Store) generate(ctx context.Context, campaignID string, req GenerateReq
 	if err != nil {
 		return GenerateResult{}, internal(err, "make a generator")
 	}
-	chunk := s.opts.ChunkSize
+	chunk := s.chunkFor(g.KeyLen())
 	// Cells fine enough that one chunk's range holds few existing codes.
 	p := 0
 	for p < c.Format.Length-1 && g.Cells(p+1) != 0 && g.Cells(p+1) <= 1<<20 &&
@@ -156,10 +156,29 @@ func (s *Store) generate(ctx context.Context, campaignID string, req GenerateReq
 // bits this almost never happens; the filter makes the check nearly free.
 func (s *Store) makeUnique(tx kv.Tx, g *gen.Generator, keys [][]byte, p int) error {
 	f := s.filter.Load()
+	exists := func(k []byte) bool { return f.Test(k) && tx.Get(bucketCodes, k) != nil }
+	if s.cl != nil && len(keys) > 0 {
+		// Another node may have just stored any of them: one Scan of the
+		// chunk's range reads them all and conflicts with any code stored
+		// in it before this commits; a replacement outside it is read.
+		lo, hi := keys[0], append(bytes.Clone(keys[len(keys)-1]), 0)
+		stored := map[string]bool{}
+		tx.Scan(bucketCodes, kv.Range{Start: lo, End: hi}, func(k, _ []byte) bool {
+			stored[string(k)] = true
+			return true
+		})
+		r := kv.Range{Start: lo, End: hi}
+		exists = func(k []byte) bool {
+			if r.Contains(k) {
+				return stored[string(k)]
+			}
+			return tx.Get(bucketCodes, k) != nil
+		}
+	}
 	for tries := 0; ; tries++ {
 		dups := 0
 		for i, k := range keys {
-			if (i > 0 && bytes.Equal(keys[i-1], k)) || (f.Test(k) && tx.Get(bucketCodes, k) != nil) {
+			if (i > 0 && bytes.Equal(keys[i-1], k)) || exists(k) {
 				// Same cell: a key's first p random symbols name its cell.
 				fresh, err := g.AppendKey(nil, g.CellOf(k, p), p)
 				if err != nil {
@@ -298,4 +317,37 @@ func bumpBatch(tx *wtx, n uint64, done int) error {
 	}
 	tx.Put(bucketBatches, seqKey(n), v)
 	return nil
+}
+
+// chunkFor returns how many codes of keyLen bytes one transaction of
+// Generate writes: Options.ChunkSize, within the engine's limits (etcd's
+// operations and bytes per Txn) with room for the counters, the index page,
+// the batch and the event.
+func (s *Store) chunkFor(keyLen int) int {
+	chunk := s.opts.ChunkSize
+	if l, ok := s.db.(kv.Limiter); ok {
+		lim := l.Limits()
+		if lim.MaxOps > 0 {
+			chunk = min(chunk, max(1, lim.MaxOps-16))
+		}
+		if lim.MaxBytes > 0 {
+			// A code's key and record, its place in an index page (a whole
+			// page of indexPageSize keys may be rewritten), overheads.
+			perCode := 3*keyLen + 96
+			chunk = min(chunk, max(1, (lim.MaxBytes-indexPageSize*keyLen-64<<10)/perCode))
+		}
+	}
+	return chunk
+}
+
+// perTx returns how many items of opsEach keys read and written one
+// transaction takes: n, within the engine's operations per transaction
+// (etcd's), with room for counters, an event and a batch.
+func (s *Store) perTx(n, opsEach int) int {
+	if l, ok := s.db.(kv.Limiter); ok {
+		if lim := l.Limits(); lim.MaxOps > 0 {
+			n = min(n, max(1, (lim.MaxOps-16)/opsEach))
+		}
+	}
+	return n
 }

@@ -2,13 +2,19 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"flag"
+	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"promo/store/kv/etcdkv/etcdtest"
 )
 
 // clock is a settable clock for exact tests.
@@ -31,7 +37,51 @@ func (c *clock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-var engineFlag = flag.String("engine", "wal", "the engine the store's tests run on: wal (bbolt behind the write-ahead log, the default) or bolt (bbolt alone)")
+var engineFlag = flag.String("engine", "wal", "the engine the store's tests run on: wal (bbolt behind the write-ahead log, the default), bolt (bbolt alone) or etcd (an in-process etcd cluster)")
+
+// testCluster is the etcd cluster of -engine=etcd, started by TestMain.
+var testCluster *etcdtest.Cluster
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if *engineFlag != "etcd" {
+		os.Exit(m.Run())
+	}
+	dir, err := os.MkdirTemp("", "store-etcd-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	testCluster, err = etcdtest.New(dir, etcdtest.Options{Members: 1})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	testCluster.Close()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// onEtcd reports whether the tests run on etcd.
+func onEtcd() bool { return *engineFlag == "etcd" }
+
+// skipOnEtcd skips a test of something a store on etcd does not have
+// (files beside the database, the write-ahead log).
+func skipOnEtcd(t testing.TB, why string) {
+	t.Helper()
+	if onEtcd() {
+		t.Skip("not on etcd: " + why)
+	}
+}
+
+// etcdPrefix is the etcd prefix of the store the test names by path, so
+// that reopening the same path reopens the same store.
+func etcdPrefix(path string) string {
+	sum := sha256.Sum256([]byte(path))
+	return "/test/" + hex.EncodeToString(sum[:8]) + "/"
+}
 
 // openTest opens the store at path on the engine under test.
 func openTest(path string, opts Options) (*Store, error) {
@@ -39,8 +89,10 @@ func openTest(path string, opts Options) (*Store, error) {
 	case "wal":
 	case "bolt":
 		opts.NoLog = true
+	case "etcd":
+		return OpenEtcd(context.Background(), EtcdOptions{Endpoints: testCluster.Endpoints(), Prefix: etcdPrefix(path)}, opts)
 	default:
-		panic("-engine: want wal or bolt, got " + *engineFlag)
+		panic("-engine: want wal, bolt or etcd, got " + *engineFlag)
 	}
 	return Open(path, opts)
 }

@@ -243,10 +243,18 @@ func (s *Store) purgeHolds(ctx context.Context) error {
 	if err != nil || len(expired) == 0 {
 		return err
 	}
-	return s.update(ctx, func(tx *wtx) error {
-		for _, o := range expired {
-			deleteHold(tx, o.id, o.h)
+	per := s.perTx(len(expired), 4) // a hold is 3 keys; within any engine's limits
+	for len(expired) > 0 {
+		part := expired[:min(len(expired), per)]
+		expired = expired[len(part):]
+		if err := s.update(ctx, func(tx *wtx) error {
+			for _, o := range part {
+				deleteHold(tx, o.id, o.h)
+			}
+			return nil
+		}); err != nil {
+			return err
 		}
-		return nil
-	})
+	}
+	return nil
 }

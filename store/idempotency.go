@@ -234,10 +234,17 @@ func (s *Store) purgeIdempotency(ctx context.Context) error {
 	if err != nil || len(old) == 0 {
 		return err
 	}
-	return s.update(ctx, func(tx *wtx) error {
-		for _, k := range old {
-			tx.Delete(bucketIdem, k)
+	for len(old) > 0 { // in transactions that fit any engine's limits
+		part := old[:min(len(old), 100)]
+		old = old[len(part):]
+		if err := s.update(ctx, func(tx *wtx) error {
+			for _, k := range part {
+				tx.Delete(bucketIdem, k)
+			}
+			return nil
+		}); err != nil {
+			return err
 		}
-		return nil
-	})
+	}
+	return nil
 }

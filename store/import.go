@@ -158,47 +158,65 @@ func (s *Store) Import(ctx context.Context, campaignID string, r io.Reader, opts
 			"nothing was imported: fix them, or skip them on purpose (--skip-invalid, ?skip_invalid=true)")
 	}
 	problems := file.problems.first // the transaction lists these, and any code another campaign took since
-	var res ImportResult
-	err = s.bulkUpdate(ctx, func(tx *wtx) error {
-		res = ImportResult{Campaign: c.ID, Header: header, Skipped: slices.Clone(problems)}
-		keys := make([][]byte, 0, len(lines))
-		displays := make([]string, 0, len(lines))
-		for _, l := range lines {
-			if v := tx.Get(bucketCodes, l.key); v != nil {
-				rec, err := decodeCodeRec(v)
-				if err != nil {
-					return internal(err, "read code")
-				}
-				if rec.camp == c.Num {
-					res.AlreadyPresent++
+	// One transaction, or on an engine with limits (etcd) as many as the
+	// codes need, in key order: the first creates the batch. A chunk that
+	// finds a code another campaign took since the check refuses from there
+	// on (without SkipInvalid), the chunks before it kept.
+	res := ImportResult{Campaign: c.ID, Header: header, Skipped: slices.Clone(problems)}
+	var batch uint64
+	per := s.perTx(max(1, len(lines)), 2)
+	for first := true; first || len(lines) > 0; first = false {
+		part := lines[:min(len(lines), per)]
+		lines = lines[len(part):]
+		skipped, imported, present := slices.Clone(res.Skipped), res.Imported, res.AlreadyPresent
+		err = s.bulkUpdate(ctx, func(tx *wtx) error {
+			res.Skipped, res.Imported, res.AlreadyPresent = slices.Clone(skipped), imported, present
+			keys := make([][]byte, 0, len(part))
+			displays := make([]string, 0, len(part))
+			for _, l := range part {
+				if v := tx.Get(bucketCodes, l.key); v != nil {
+					rec, err := decodeCodeRec(v)
+					if err != nil {
+						return internal(err, "read code")
+					}
+					if rec.camp == c.Num {
+						res.AlreadyPresent++
+						continue
+					}
+					other := "another campaign"
+					if oc := s.cat.Load().byNum[rec.camp]; oc != nil {
+						other = "campaign " + oc.ID
+					}
+					res.Skipped = append(res.Skipped, ImportProblem{Line: l.line, Code: l.display, Reason: "already a code of " + other})
 					continue
 				}
-				other := "another campaign"
-				if oc := s.cat.Load().byNum[rec.camp]; oc != nil {
-					other = "campaign " + oc.ID
-				}
-				res.Skipped = append(res.Skipped, ImportProblem{Line: l.line, Code: l.display, Reason: "already a code of " + other})
-				continue
+				keys = append(keys, l.key)
+				displays = append(displays, l.display)
 			}
-			keys = append(keys, l.key)
-			displays = append(displays, l.display)
-		}
-		slices.SortFunc(res.Skipped, func(a, b ImportProblem) int { return a.Line - b.Line })
-		if len(res.Skipped) > 0 && !opts.SkipInvalid {
-			return &Error{Code: EInvalid, Field: "file", Details: res.Skipped,
-				Message: fmt.Sprintf("%d lines cannot be imported (the first: line %d, %s); nothing was imported: fix them, or skip them on purpose (--skip-invalid, ?skip_invalid=true)",
-					len(res.Skipped), res.Skipped[0].Line, res.Skipped[0].Reason)}
-		}
-		if len(keys) == 0 {
-			return nil
-		}
-		batch, err := newBatch(tx, s.now(), &Batch{Campaign: c.ID, Kind: "import", Requested: len(keys)})
+			slices.SortFunc(res.Skipped, func(a, b ImportProblem) int { return a.Line - b.Line })
+			if len(res.Skipped) > 0 && !opts.SkipInvalid {
+				return &Error{Code: EInvalid, Field: "file", Details: res.Skipped,
+					Message: fmt.Sprintf("%d lines cannot be imported (the first: line %d, %s); nothing was imported: fix them, or skip them on purpose (--skip-invalid, ?skip_invalid=true)",
+						len(res.Skipped), res.Skipped[0].Line, res.Skipped[0].Reason)}
+			}
+			if len(keys) == 0 {
+				return nil
+			}
+			b := batch
+			if b == 0 {
+				var err error
+				if b, err = newBatch(tx, s.now(), &Batch{Campaign: c.ID, Kind: "import", Requested: len(keys) + len(lines)}); err != nil {
+					return err
+				}
+			}
+			tx.onCommit(func() { batch, res.Batch = b, batchName(b) })
+			res.Imported += len(keys)
+			return s.insertCodes(tx, c, b, keys, displays, cImported)
+		})
 		if err != nil {
-			return err
+			break
 		}
-		res.Batch, res.Imported = batchName(batch), len(keys)
-		return s.insertCodes(tx, c, batch, keys, displays, cImported)
-	})
+	}
 	if err != nil {
 		return ImportResult{}, err
 	}

@@ -60,7 +60,12 @@ func (s *Store) flushRejectedWith(run func(func(*wtx) error) error) error {
 		return nil
 	}
 	err := run(func(tx *wtx) error {
-		tx.Put(bucketMeta, metaRejected, encodeVec(vec[:]))
+		// Deltas: other processes on a cluster add theirs too.
+		db := decodeVec(tx.Get(bucketMeta, metaRejected), nStages)
+		for i := range db {
+			db[i] += vec[i] - s.rejected.flushed[i].Load()
+		}
+		tx.Put(bucketMeta, metaRejected, encodeVec(db))
 		return nil
 	})
 	if err == nil {
@@ -119,7 +124,7 @@ func (s *Store) screen(input string, count bool) (screened, error) {
 		}
 	}
 	sc := screened{key: []byte(key), typoOnly: typo && !valid}
-	if !s.filter.Load().Test(sc.key) {
+	if s.filterSaysNo(sc.key) {
 		if sc.typoOnly {
 			return reject(stageTypo, errTypo)
 		}
@@ -145,9 +150,9 @@ func (s *Store) find(tx kv.Tx, sc screened, count bool) (found, error) {
 	if err != nil {
 		return found{}, internal(fmt.Errorf("code %s: %w", sc.key, err), "read code")
 	}
-	c := s.cat.Load().byNum[rec.camp]
-	if c == nil {
-		return found{}, internal(fmt.Errorf("code %s: campaign %d missing", sc.key, rec.camp), "read code")
+	c, err := s.campaignOfTx(tx, rec.camp)
+	if err != nil {
+		return found{}, internal(fmt.Errorf("code %s: %w", sc.key, err), "read code")
 	}
 	return found{key: sc.key, rec: rec, camp: c}, nil
 }

@@ -339,20 +339,31 @@ func (s *Store) flushCampaignRejects(run func(func(*wtx) error) error) error {
 	if len(deltas) == 0 {
 		return nil
 	}
-	err := run(func(tx *wtx) error {
+	for len(deltas) > 0 { // in transactions within the engine's limits (etcd's)
+		part := map[rejectKey]int64{}
 		for k, n := range deltas {
-			if err := bump(tx, counterKey(k.num, dimReject, []byte(k.reason)), 1, 0, n); err != nil {
-				return err
+			if len(part) == s.perTx(len(deltas), 1) {
+				break
 			}
+			part[k] = n
+			delete(deltas, k)
 		}
-		return nil
-	})
-	if err == nil {
-		for k, n := range deltas {
+		err := run(func(tx *wtx) error {
+			for k, n := range part {
+				if err := bump(tx, counterKey(k.num, dimReject, []byte(k.reason)), 1, 0, n); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for k, n := range part {
 			if v, ok := s.campRejects.m.Load(k); ok {
 				v.(*atomic.Int64).Add(-n)
 			}
 		}
 	}
-	return err
+	return nil
 }

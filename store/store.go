@@ -147,6 +147,7 @@ type Store struct {
 	keys        keyCache
 	idemLocks   idemLocks
 	campRejects campaignRejects
+	cl          *cluster     // set when other processes share the engine (etcd)
 	commits     atomic.Int64 // write transactions committed
 	committed   atomic.Int64 // operations they carried
 }
@@ -256,10 +257,15 @@ func openEngine(engine kv.Engine, path string, opts Options) (*Store, error) {
 		completions: make(chan completion, 64), completed: make(chan struct{}),
 		eventsReady: make(chan struct{}),
 	}
+	if err := s.startCluster(); err != nil {
+		engine.Close()
+		return nil, err
+	}
 	if err := s.init(); err != nil {
 		engine.Close()
 		return nil, err
 	}
+	s.followCluster()
 	go s.complete()
 	go s.writeLoop()
 	if !opts.ReadOnly {
@@ -412,6 +418,7 @@ func (s *Store) Close() error {
 		errs = append(errs, s.flushRejectedWith(direct), s.flushCampaignRejects(direct),
 			s.flushKeyUse(direct), s.saveFilter(direct))
 	}
+	s.stopCluster()
 	errs = append(errs, s.db.Close())
 	return errors.Join(errs...)
 }
@@ -613,6 +620,12 @@ func (s *Store) commit(batch []*op) {
 		}
 		err = s.db.Update(run)
 	}
+	if errors.Is(err, kv.ErrTooLarge) && len(batch) > 1 {
+		// Over the engine's limits (etcd's operations per Txn): halves.
+		s.commit(batch[:len(batch)/2])
+		s.commit(batch[len(batch)/2:])
+		return
+	}
 	if err != nil && failed >= 0 && len(batch) > 1 {
 		// Rerun each operation alone so only the faulty one fails.
 		for _, o := range batch {
@@ -685,6 +698,10 @@ func classify(err error, what string) error {
 		return &Error{Code: EUnavailable, Message: "the database is closed", Err: err}
 	case errors.Is(err, wal.ErrSync):
 		return &Error{Code: EUnavailable, Message: "the write-ahead log could not be synced to disk: nothing more is written; restart promo", Err: err}
+	case errors.Is(err, kv.ErrTooLarge):
+		return &Error{Code: ETooLarge, Message: "this is too much for one transaction of the cluster (etcd's --max-txn-ops and --max-request-bytes): nothing was written; send less at once (e.g. split the file), or raise --max-txn-ops on every member and give promo the same --etcd-max-txn-ops", Err: err}
+	case errors.Is(err, kv.ErrUncertain):
+		return &Error{Code: EUnavailable, Message: "the cluster did not confirm the write in time: it may or may not have taken effect; retry with the same Idempotency-Key, or look before you retry", Err: err}
 	case errors.Is(err, kv.ErrUnavailable):
 		return &Error{Code: EUnavailable, Message: "the database cannot take writes now: nothing was written; retry later", Err: err}
 	}

@@ -11,6 +11,7 @@ import (
 )
 
 func TestOpen_LockedFileFailsFast(t *testing.T) {
+	skipOnEtcd(t, "no file lock: any number of processes share a cluster")
 	s, _ := testStore(t, Options{})
 	start := time.Now()
 	_, err := openTest(s.Path(), Options{LockTimeout: 300 * time.Millisecond})
@@ -20,6 +21,7 @@ func TestOpen_LockedFileFailsFast(t *testing.T) {
 }
 
 func TestOpen_NotADatabase(t *testing.T) {
+	skipOnEtcd(t, "no file")
 	path := filepath.Join(t.TempDir(), "junk.db")
 	require.NoError(t, os.WriteFile(path, []byte("this is not a bbolt file, just text"), 0o600))
 	_, err := openTest(path, Options{})
@@ -60,6 +62,7 @@ func TestStore_ReopenKeepsEverything(t *testing.T) {
 // A filter file that does not belong to the database state (codes were
 // added after it was saved, as after a crash) is rebuilt, never trusted.
 func TestStore_StaleFilterIsRebuilt(t *testing.T) {
+	skipOnEtcd(t, "the filter is never saved to a file on etcd")
 	dir := t.TempDir()
 	path := filepath.Join(dir, "promo.db")
 	s, err := openTest(path, Options{})
@@ -85,6 +88,7 @@ func TestStore_StaleFilterIsRebuilt(t *testing.T) {
 }
 
 func TestStore_CorruptFilterIsRebuilt(t *testing.T) {
+	skipOnEtcd(t, "the filter is never saved to a file on etcd")
 	path := filepath.Join(t.TempDir(), "promo.db")
 	s, err := openTest(path, Options{})
 	require.NoError(t, err)

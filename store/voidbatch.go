@@ -50,6 +50,7 @@ func (s *Store) VoidBatch(ctx context.Context, campaignID string, req VoidBatchR
 		}
 	}
 	res := VoidBatchResult{Campaign: c.ID, Batch: req.Batch}
+	voidChunk := uint64(s.perTx(voidChunk, 1))
 	for from, done := uint64(0), false; !done; {
 		if err := ctx.Err(); err != nil {
 			return res, err

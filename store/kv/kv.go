@@ -18,6 +18,7 @@ package kv
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -212,3 +213,38 @@ type LogStats struct {
 type Stater interface {
 	Stats() Stats
 }
+
+// Change is one key's change, as a Follower reports it.
+type Change struct {
+	Bucket  Bucket
+	Key     []byte
+	Value   []byte // nil when Deleted
+	Deleted bool
+	// Created: the key did not exist before this change.
+	Created bool
+}
+
+// Follower is implemented by engines that other processes write to at the
+// same time (etcd), so that a store's caches can follow them. Revisions
+// count the engine's commits: every commit has one, later commits higher
+// ones.
+type Follower interface {
+	// Revision returns the engine's current revision, read linearizably
+	// (no commit acknowledged before the call is newer).
+	Revision(ctx context.Context) (int64, error)
+	// KeyRevision returns the revision of the last commit that wrote key in
+	// b (0 when it was never written or is deleted), read linearizably.
+	KeyRevision(ctx context.Context, b Bucket, key []byte) (int64, error)
+	// Follow calls fn with the changes to bucket b of every commit after
+	// revision after, commit by commit in revision order, until ctx ends or
+	// the engine closes (it then returns nil), the engine loses its
+	// cluster (an error wrapping ErrUnavailable: follow again from the last
+	// revision fn saw), or the history after `after` is gone (an error
+	// wrapping ErrCompacted: reload, and follow again from a fresh
+	// Revision). fn may also be called with no changes, to say that every
+	// commit up to rev was seen.
+	Follow(ctx context.Context, b Bucket, after int64, fn func(rev int64, changes []Change)) error
+}
+
+// ErrCompacted: a Follower no longer holds the history asked for.
+var ErrCompacted = errors.New("the engine no longer holds the history asked for (compacted)")
