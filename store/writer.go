@@ -1,0 +1,266 @@
+// The writer: every write runs in the one goroutine that groups the
+// operations waiting at each moment into one transaction (group commit),
+// checking each operation's rules before it writes, and answers them in
+// order once the group is durable.
+
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+
+	"promo/store/kv"
+)
+
+// wtx is a write transaction of the store: the engine's, plus what to do
+// once it commits.
+type wtx struct {
+	kv.RwTx
+	after  []func()
+	events bool // an event was appended
+}
+
+// onCommit runs f after the transaction commits, in order.
+func (tx *wtx) onCommit(f func()) { tx.after = append(tx.after, f) }
+
+func (tx *wtx) committed() {
+	for _, f := range tx.after {
+		f()
+	}
+}
+
+// nextSeq returns the sequence's next number and records it.
+func (tx *wtx) nextSeq(name string) uint64 {
+	n := readSeq(tx, name) + 1
+	tx.Put(bucketMeta, seqKeyName(name), binary.BigEndian.AppendUint64(nil, n))
+	return n
+}
+
+// op is one write operation waiting for the writer goroutine.
+type op struct {
+	fn   func(tx *wtx) error
+	bulk bool // a large transaction, run alone (kv.Bulk)
+	err  error
+	done chan struct{}
+}
+
+// update runs fn in a write transaction, possibly shared with other
+// operations, and returns once that transaction has committed (or failed).
+// fn must return a rule error (see isRuleError) only before it writes.
+func (s *Store) update(ctx context.Context, fn func(tx *wtx) error) error {
+	return s.submit(ctx, &op{fn: fn, done: make(chan struct{})})
+}
+
+// bulkUpdate runs fn alone in a large transaction, through the engine's
+// bulk path when it has one.
+func (s *Store) bulkUpdate(ctx context.Context, fn func(tx *wtx) error) error {
+	return s.submit(ctx, &op{fn: fn, bulk: true, done: make(chan struct{})})
+}
+
+// submitNoWait queues o without waiting for room or for its outcome; it
+// reports false when the queue is full or the store is closing.
+func (s *Store) submitNoWait(o *op) bool {
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		return false
+	}
+	select {
+	case s.ops <- o:
+		return true
+	default:
+		return false
+	}
+}
+
+func (s *Store) submit(ctx context.Context, o *op) error {
+	if s.opts.ReadOnly {
+		return Errorf(EUnavailable, "the database is open read-only")
+	}
+	s.closeMu.RLock()
+	if s.closed {
+		s.closeMu.RUnlock()
+		return Errorf(EUnavailable, "the store is closing")
+	}
+	select {
+	case s.ops <- o:
+	case <-ctx.Done():
+		s.closeMu.RUnlock()
+		return ctx.Err()
+	}
+	s.closeMu.RUnlock()
+	<-o.done // once queued, the op runs: its caller must learn the outcome
+	return o.err
+}
+
+// writeLoop commits the operations queued at each moment together; a bulk
+// operation runs alone.
+func (s *Store) writeLoop() {
+	defer func() {
+		close(s.completions)
+		<-s.completed
+		close(s.loopDone)
+	}()
+	batch := make([]*op, 0, s.opts.MaxBatch)
+	var held *op // a bulk op that arrived while filling a batch
+	for {
+		first := held
+		held = nil
+		if first == nil {
+			select {
+			case first = <-s.ops:
+			case <-s.closing:
+				// Drain what was queued before Close.
+				select {
+				case first = <-s.ops:
+				default:
+					return
+				}
+			}
+		}
+		if first.bulk {
+			s.commit([]*op{first})
+			continue
+		}
+		batch = append(batch[:0], first)
+	fill:
+		for len(batch) < s.opts.MaxBatch {
+			select {
+			case o := <-s.ops:
+				if o.bulk {
+					held = o
+					break fill
+				}
+				batch = append(batch, o)
+			default:
+				break fill
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+// errAbort marks a transaction abandoned because one operation failed
+// unexpectedly; the others are then run one by one.
+var errAbort = errors.New("batch aborted")
+
+// completion is a batch whose writes are on their way to disk.
+type completion struct {
+	batch []*op
+	tx    *wtx
+	wait  func() error
+}
+
+// complete answers the batches the writer handed over, in order, once each
+// is durable.
+func (s *Store) complete() {
+	defer close(s.completed)
+	for c := range s.completions {
+		s.finish(c.batch, c.tx, c.wait())
+	}
+}
+
+// finish answers a batch: after its commit (err nil), or with err.
+func (s *Store) finish(batch []*op, tx *wtx, err error) {
+	if err == nil {
+		s.commits.Add(1)
+		s.committed.Add(int64(len(batch)))
+		tx.committed()
+		if tx.events {
+			s.notifyEvents()
+		}
+	}
+	for _, o := range batch {
+		if err != nil && (o.err == nil || isRuleError(o.err)) {
+			o.err = classify(err, "commit")
+		}
+		close(o.done)
+	}
+}
+
+func (s *Store) commit(batch []*op) {
+	var failed int = -1
+	tx := &wtx{}
+	run := func(t kv.RwTx) error {
+		*tx = wtx{RwTx: t}
+		for i, o := range batch {
+			o.err = safeCall(o.fn, tx)
+			if o.err != nil && !isRuleError(o.err) {
+				failed = i
+				return errAbort
+			}
+		}
+		return nil
+	}
+	bulk := len(batch) == 1 && batch[0].bulk
+	var err error
+	switch b, p := s.db.(kv.Bulk); {
+	case bulk && p:
+		err = b.BulkUpdate(run)
+	default:
+		if pl, ok := s.db.(kv.Pipeliner); ok && !bulk {
+			var wait func() error
+			if wait, err = pl.UpdateAsync(run); err == nil {
+				// The writer reuses batch's array for the next batch.
+				s.completions <- completion{batch: slices.Clone(batch), tx: tx, wait: wait}
+				return
+			}
+			break
+		}
+		err = s.db.Update(run)
+	}
+	if errors.Is(err, kv.ErrTooLarge) && len(batch) > 1 {
+		// Over the engine's limits (etcd's operations per Txn): halves.
+		s.commit(batch[:len(batch)/2])
+		s.commit(batch[len(batch)/2:])
+		return
+	}
+	if err != nil && failed >= 0 && len(batch) > 1 {
+		// Rerun each operation alone so only the faulty one fails.
+		for _, o := range batch {
+			s.commit([]*op{o})
+		}
+		return
+	}
+	s.drainCompletions()
+	s.finish(batch, tx, err)
+}
+
+// drainCompletions waits until the completer has answered every batch
+// handed to it, so that a batch answered directly comes after them.
+func (s *Store) drainCompletions() {
+	if _, ok := s.db.(kv.Pipeliner); !ok {
+		return
+	}
+	done := make(chan struct{})
+	s.completions <- completion{wait: func() error { close(done); return errSkip }}
+	<-done
+}
+
+// errSkip marks the completion drainCompletions sends: it answers nobody.
+var errSkip = errors.New("no batch")
+
+// safeCall runs fn, turning a panic into an internal error.
+func safeCall(fn func(*wtx) error, tx *wtx) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = internal(fmt.Errorf("panic: %v", r), "internal error")
+		}
+	}()
+	return fn(tx)
+}
+
+// view runs fn in a read transaction.
+func (s *Store) view(fn func(tx kv.Tx) error) error {
+	if err := s.db.View(fn); err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return err
+		}
+		return classify(err, "read")
+	}
+	return nil
+}
