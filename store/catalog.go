@@ -62,18 +62,7 @@ func (c *catalog) sorted() []*Campaign {
 
 // refreshCatalog reloads the catalog after tx commits.
 func (s *Store) refreshCatalog(tx *wtx) {
-	tx.onCommit(func() {
-		err := s.db.View(func(tx kv.Tx) error {
-			cat, err := loadCatalog(tx)
-			if err == nil {
-				s.cat.Store(cat)
-			}
-			return err
-		})
-		if err != nil {
-			s.log.Error("reloading campaigns", "err", err)
-		}
-	})
+	tx.onCommit(s.reloadCatalog)
 }
 
 func (s *Store) campaign(id string) (*Campaign, error) {

@@ -224,6 +224,8 @@ func (s *Store) stopCluster() {
 	}
 }
 
+// reloadCatalog replaces the catalog with the campaigns stored now: after
+// a commit that changed one, and on a cluster when another node did.
 func (s *Store) reloadCatalog() {
 	err := s.db.View(func(tx kv.Tx) error {
 		cat, err := loadCatalog(tx)
@@ -233,7 +235,7 @@ func (s *Store) reloadCatalog() {
 		return err
 	})
 	if err != nil {
-		s.log.Warn("reloading campaigns", "err", err)
+		s.log.Error("reloading campaigns", "err", err)
 	}
 }
 

@@ -434,6 +434,11 @@
     show("redeemed", "✔ REDEEMED", rd.code + " · " + detail, "redeemed",
       [button("Next customer", nextCustomer, "primary")]);
     addRecent({ id: rd.id, code: rd.code, discount: rd.discount, currency, at: rd.redeemed_at });
+    clearForm();
+  }
+
+  // clearForm empties the till's fields for the next code.
+  function clearForm() {
     current = null;
     el.code.value = "";
     el.amount.value = "";
@@ -450,15 +455,8 @@
     releaseHold(null);
     clearTimeout(soon);
     validateSeq++; // an answer still on its way is for the last customer
-    current = null;
-    el.code.value = "";
-    el.amount.value = "";
-    el.customer.value = "";
-    el.hint.textContent = "\u00a0";
-    el.hint.className = "hint";
-    setRedeem(false);
     show("idle", "Ready", "Scan or type a code.", "");
-    el.code.focus();
+    clearForm();
   }
 
   // showLost offers the cashier the same redemption again (or, when it is
