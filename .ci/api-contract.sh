@@ -24,6 +24,7 @@ cfg=$root/.ci/api-contract
 [ -x "$bin" ] || { echo "api-contract: no promo binary at $bin; run make build" >&2; exit 1; }
 [ -x "$tools/portman" ] || { echo "api-contract: the npm tools are missing; run .ci/install-api-tools.sh" >&2; exit 1; }
 
+unset PROMO_ETCD PROMO_DB # the fixture and the server use the temporary file only
 work=$(mktemp -d)
 server=""
 cleanup() {
