@@ -14,6 +14,9 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
+	liberrors "github.com/pb33f/libopenapi-validator/errors"
+	"github.com/pb33f/libopenapi-validator/schema_validation"
+	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 	"github.com/stretchr/testify/require"
 )
 
@@ -31,10 +34,13 @@ var notInOpenAPI = map[string]bool{
 }
 
 var oas struct {
-	once sync.Once
-	mu   sync.Mutex // the validator's caches are not documented as safe for concurrent use
-	v    validator.Validator
-	err  error
+	once  sync.Once
+	mu    sync.Mutex // the validator's caches are not documented as safe for concurrent use
+	v     validator.Validator
+	lines schema_validation.SchemaValidator // for the lines of NDJSON answers
+	model *v3.Document
+	raw   map[string]any // the document as JSON, for x-promo-line-schemas
+	err   error
 }
 
 func openAPIValidator(t testing.TB) validator.Validator {
@@ -54,7 +60,13 @@ func openAPIValidator(t testing.TB) validator.Validator {
 			oas.err = fmt.Errorf("openapi.json is not a valid OpenAPI document: %v", verrs)
 			return
 		}
-		oas.v = v
+		model, err := doc.BuildV3Model()
+		if err != nil {
+			oas.err = err
+			return
+		}
+		oas.v, oas.model, oas.lines = v, &model.Model, schema_validation.NewSchemaValidator()
+		oas.err = json.Unmarshal(openAPIDoc, &oas.raw)
 	})
 	require.NoError(t, oas.err)
 	return oas.v
@@ -82,6 +94,10 @@ func (e *env) checkOpenAPI(req *http.Request, resp *http.Response, body []byte) 
 	oas.mu.Lock()
 	ok, errs := v.ValidateHttpResponse(req, &clone)
 	oas.mu.Unlock()
+	if ok && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/x-ndjson") {
+		errs = checkLines(tmpl, req.Method, resp.StatusCode, body)
+		ok = len(errs) == 0
+	}
 	if !ok {
 		var msgs []string
 		for _, err := range errs {
@@ -90,6 +106,44 @@ func (e *env) checkOpenAPI(req *http.Request, resp *http.Response, body []byte) 
 		e.t.Errorf("%s %s answered %d (%s) against openapi.json:\n  %s\nbody: %.600s", req.Method, req.URL.Path,
 			resp.StatusCode, resp.Header.Get("Content-Type"), strings.Join(msgs, "\n  "), body)
 	}
+}
+
+// checkLines validates each line of an NDJSON answer against the schemas
+// its media type names in x-promo-line-schemas: every line must match one.
+func checkLines(path, method string, status int, body []byte) []*liberrors.ValidationError {
+	op, _ := oas.raw["paths"].(map[string]any)[path].(map[string]any)[strings.ToLower(method)].(map[string]any)
+	resp, _ := op["responses"].(map[string]any)[fmt.Sprint(status)].(map[string]any)
+	content, _ := resp["content"].(map[string]any)
+	media, _ := content["application/x-ndjson"].(map[string]any)
+	names, _ := media["x-promo-line-schemas"].([]any)
+	if len(names) == 0 {
+		return []*liberrors.ValidationError{{Message: "an NDJSON answer without x-promo-line-schemas in openapi.json"}}
+	}
+	var out []*liberrors.ValidationError
+	for i, line := range bytes.Split(bytes.TrimSpace(body), []byte("\n")) {
+		var lineErrs []*liberrors.ValidationError
+		matched := false
+		for _, n := range names {
+			name := strings.TrimPrefix(n.(string), "#/components/schemas/")
+			proxy := oas.model.Components.Schemas.GetOrZero(name)
+			if proxy == nil {
+				return []*liberrors.ValidationError{{Message: "x-promo-line-schemas names no schema " + name}}
+			}
+			oas.mu.Lock()
+			ok, errs := oas.lines.ValidateSchemaBytes(proxy.Schema(), line)
+			oas.mu.Unlock()
+			if ok {
+				matched = true
+				break
+			}
+			lineErrs = append(lineErrs, errs...)
+		}
+		if !matched {
+			out = append(out, &liberrors.ValidationError{Message: fmt.Sprintf("NDJSON line %d matches none of %v", i+1, names)})
+			out = append(out, lineErrs...)
+		}
+	}
+	return out
 }
 
 // docOperations returns "METHOD /path" of every operation in the document.
@@ -205,4 +259,9 @@ func TestOpenAPI_ValidatorCatchesLies(t *testing.T) {
 		ok, _ := v.ValidateHttpResponse(req, resp)
 		require.False(t, ok, "%d %s %s passed", tc.status, tc.ctype, tc.body)
 	}
+	// NDJSON answers are checked line by line against their line schemas.
+	good := `{"code":"7K3M-Q9XD-2RTM","campaign":"c","state":"available","redemption_count":0,"max_redemptions":1}`
+	require.Empty(t, checkLines("/v1/campaigns/{id}/codes", "GET", 200, []byte(good+"\n"+good+"\n")))
+	require.NotEmpty(t, checkLines("/v1/campaigns/{id}/codes", "GET", 200, []byte(good+"\n"+`{"code": 5}`+"\n")))
+	require.NotEmpty(t, checkLines("/v1/campaigns/{id}/redemptions", "GET", 200, []byte(good+"\n")), "a code is no redemption")
 }
