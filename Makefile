@@ -1,8 +1,10 @@
 # promo: one binary, one bbolt file. A new user needs two commands:
 #   make run    build, then serve the API on :8080 with ./promo.db
 #   make lint   gofmt, vet and staticcheck (.ci/run runs it before make test)
-#   make test   vet, the race-enabled test suite (unit, API, CLI, browser and
-#               end-to-end tests against the built binary) and short fuzz runs
+#   make test   vet, the OpenAPI document's checks (Spectral, Portman and
+#               newman against the built binary), the race-enabled test suite
+#               (unit, API, CLI, browser and end-to-end tests against the
+#               built binary) and short fuzz runs
 GO       ?= go
 BIN      ?= bin/promo
 DB       ?= promo.db
@@ -31,6 +33,11 @@ run: build
 test: build
 	bash .ci/install-chromium.sh
 	$(GO) vet ./...
+	# httpapi/openapi.json checked by tools that are not ours: Spectral's
+	# lint, then Portman's contract and fuzz tests run by newman against
+	# the built binary serving a temporary database (about a minute).
+	bash .ci/install-api-tools.sh
+	PROMO_BIN=$(abspath $(BIN)) bash .ci/api-contract.sh
 	# Each run's output goes through .ci/testsummary: the packages' result
 	# lines, failing tests' output, then how many ran and each skip's reason.
 	set -o pipefail; PROMO_BIN=$(abspath $(BIN)) $(GO) test -json -race -timeout 20m ./... | $(GO) run ./.ci/testsummary "go test -race ./..."

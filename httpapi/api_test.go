@@ -159,6 +159,14 @@ func TestAPI_Idempotency(t *testing.T) {
 	require.Equal(t, store.EIdempotencyMismatch, errCode(t, b3))
 	s4, _, b4 := e.req(pos, "POST", "/v1/redeem", body, "Idempotency-Key", strings.Repeat("k", 256))
 	require.Equal(t, 400, s4, string(b4))
+	// An empty key is a bad key, not no key (found by Portman's fuzzing:
+	// it was taken as none, so a client whose key went missing lost its
+	// protection without a word).
+	s5, _, b5 := e.req(pos, "POST", "/v1/redeem", body, "Idempotency-Key", "")
+	require.Equal(t, 400, s5, string(b5))
+	d, _ := refusal(t, b5)
+	require.Equal(t, "Idempotency-Key", d.Field)
+	require.Contains(t, d.Message, "want 1 to 255 characters, got 0")
 	// Generate and assign take keys too.
 	var g1, g2 store.GenerateResult
 	e.must(201, admin, "POST", "/v1/campaigns/c/generate", `{"count": 4}`, &g1, "Idempotency-Key", "gen-1")

@@ -115,6 +115,7 @@ func (e *env) req(role, method, path string, body any, headers ...string) (int, 
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(e.t, err)
+	e.checkOpenAPI(r, resp, b) // every answer of the API tests against openapi.json
 	return resp.StatusCode, resp.Header, b
 }
 

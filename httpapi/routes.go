@@ -61,6 +61,7 @@ func (s *Server) routeTable() []route {
 		{"GET", "/healthz", "", s.healthz},
 		{"HEAD", "/healthz", "", s.healthz},
 		{"GET", "/metrics", "", s.serveMetrics},
+		{"GET", "/openapi.json", "", s.serveOpenAPI},
 
 		// The web pages (web.go, websheet.go): the till page, the
 		// dashboard, their assets, the printable code sheet and QR images.

@@ -38,8 +38,8 @@ func TestRouter_EveryRouteDeclaresARole_AndTheMatrixHolds(t *testing.T) {
 			require.True(t, ok, "%s %s is served but not in the route table", m, path)
 			require.Contains(t, []string{"", admin, issuer, pos}, role)
 			if role == "" {
-				require.Contains(t, []string{"/healthz", "/metrics", "/", "/pos", "/admin", "/assets/{file}"}, path,
-					"only health, metrics and the static web pages (whose data calls need a key) are open")
+				require.Contains(t, []string{"/healthz", "/metrics", "/openapi.json", "/", "/pos", "/admin", "/assets/{file}"}, path,
+					"only health, metrics, the OpenAPI document and the static web pages (whose data calls need a key) are open")
 			}
 			walked++
 		}

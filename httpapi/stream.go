@@ -64,12 +64,15 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 // Headers and query parameters.
 
 // idempotency reads the Idempotency-Key header: scoped to the caller, with
-// a hash of the method, path and body.
+// a hash of the method, path and body. A header that is present but empty
+// is refused like any other bad key (it is not taken as no key: a client
+// that meant to send one would otherwise lose its protection silently).
 func idempotency(r *http.Request, body []byte) (*store.Idempotency, error) {
-	key := r.Header.Get("Idempotency-Key")
-	if key == "" {
+	vals, present := r.Header["Idempotency-Key"]
+	if !present || len(vals) == 0 {
 		return nil, nil
 	}
+	key := vals[0]
 	h := sha256.New()
 	fmt.Fprintf(h, "%s %s\n", r.Method, r.URL.Path)
 	h.Write(body)

@@ -31,6 +31,7 @@ func TestStore_CreateCampaign_Validation(t *testing.T) {
 		{"BadCurrency", CampaignSpec{ID: "a", Benefit: &Benefit{Type: "amount", Value: 500, Currency: "EURO"}}, EInvalid, "benefit.currency"},
 		{"CustomNoText", CampaignSpec{ID: "a", Benefit: &Benefit{Type: "custom"}}, EInvalid, "benefit.text"},
 		{"FreeShippingValue", CampaignSpec{ID: "a", Benefit: &Benefit{Type: "free_shipping", Value: 3}}, EInvalid, "benefit.value"},
+		{"CustomValue", CampaignSpec{ID: "a", Benefit: &Benefit{Type: "custom", Text: "A free coffee", Value: -1}}, EInvalid, "benefit.value"}, // found by Portman's fuzzing
 		{"EndsBeforeStart", CampaignSpec{ID: "a", StartsAt: ptr(past.Add(time.Hour)), ExpiresAt: &past}, EInvalid, "expires_at"},
 		{"NegativeMinOrder", CampaignSpec{ID: "a", MinOrder: -1}, EInvalid, "min_order"},
 		{"ZeroMaxRedemptions", CampaignSpec{ID: "a", MaxRedemptionsPerCode: ptr(0)}, EInvalid, "max_redemptions_per_code"},

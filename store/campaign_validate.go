@@ -173,6 +173,9 @@ func validateBenefit(b *Benefit) error {
 		if strings.TrimSpace(b.Text) == "" || len(b.Text) > 500 {
 			return fieldErr("benefit.text", "a custom benefit needs a text of 1 to 500 characters")
 		}
+		if b.Value != 0 {
+			return fieldErr("benefit.value", "a custom benefit takes no value: say what it gives in text")
+		}
 	default:
 		return fieldErr("benefit.type", "want percent, amount, free_shipping or custom, got %q", b.Type)
 	}
