@@ -6,6 +6,11 @@
 //
 // Only tests import this package: it links the etcd server, which the promo
 // binary must not.
+//
+// It is one file of a little over 400 lines on purpose: starting, stopping,
+// killing and restarting members, and the TLS material for them, share the
+// member type and its ports, and a reader of a fault test wants them in one
+// place.
 package etcdtest
 
 import (
