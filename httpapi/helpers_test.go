@@ -164,3 +164,34 @@ func errCode(t *testing.T, b []byte) string {
 	require.NotEmpty(t, body.Error.Message, string(b))
 	return body.Error.Code
 }
+
+// reqCase is one row of a table of requests and what each must answer.
+type reqCase struct {
+	name       string
+	role       string
+	method     string
+	url        string
+	body       string // "" for none
+	wantStatus int
+	wantBody   string // a substring of the body
+}
+
+// runReqCases sends each case as a subtest, in order; every error answer
+// must carry the error body.
+func runReqCases(t *testing.T, e *env, cases []reqCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var body any
+			if tc.body != "" {
+				body = tc.body
+			}
+			status, _, b := e.req(tc.role, tc.method, tc.url, body)
+			require.Equal(t, tc.wantStatus, status, string(b))
+			require.Contains(t, string(b), tc.wantBody)
+			if status >= 400 {
+				errCode(t, b)
+			}
+		})
+	}
+}
