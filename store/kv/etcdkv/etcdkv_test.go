@@ -1,7 +1,6 @@
 package etcdkv_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -113,26 +112,6 @@ func TestEngine_Contract(t *testing.T) {
 	}
 }
 
-func put(t *testing.T, e kv.Engine, b kv.Bucket, kvs ...string) {
-	t.Helper()
-	require.NoError(t, e.Update(func(tx kv.RwTx) error {
-		for i := 0; i+1 < len(kvs); i += 2 {
-			tx.Put(b, []byte(kvs[i]), []byte(kvs[i+1]))
-		}
-		return nil
-	}))
-}
-
-func get(t *testing.T, e kv.Engine, b kv.Bucket, key string) []byte {
-	t.Helper()
-	var v []byte
-	require.NoError(t, e.View(func(tx kv.Tx) error {
-		v = bytes.Clone(tx.Get(b, []byte(key)))
-		return nil
-	}))
-	return v
-}
-
 func keys(t *testing.T, tx kv.Tx, b kv.Bucket, r kv.Range) []string {
 	t.Helper()
 	out := []string{}
@@ -187,7 +166,7 @@ func testNoLostUpdate(t *testing.T, optimistic bool) {
 		}()
 	}
 	wg.Wait()
-	require.Equal(t, strconv.Itoa(2*rounds), string(get(t, a, "c", "n")), "every commit counted once")
+	require.Equal(t, strconv.Itoa(2*rounds), string(kvtest.Get(t, a, "c", "n")), "every commit counted once")
 	seen := map[string]bool{}
 	require.NoError(t, a.View(func(tx kv.Tx) error {
 		tx.Scan("c", kv.Prefix([]byte("by-")), func(_, v []byte) bool {
@@ -213,7 +192,7 @@ func TestEngine_Update_ScanThenInsertConflicts(t *testing.T) {
 	prefix := freshPrefix(t)
 	a := open(t, shared, etcdkv.Options{Prefix: prefix})
 	b := open(t, shared, etcdkv.Options{Prefix: prefix})
-	put(t, a, "s", "k1", "", "z", "")
+	kvtest.Put(t, a, "s", "k1", "", "z", "")
 	runs := 0
 	require.NoError(t, a.Update(func(tx kv.RwTx) error {
 		runs++
@@ -222,7 +201,7 @@ func TestEngine_Update_ScanThenInsertConflicts(t *testing.T) {
 			require.Equal(t, []string{"k1"}, seen)
 			// Another client inserts into the range a scanned, between a's
 			// snapshot and its commit.
-			put(t, b, "s", "k2", "")
+			kvtest.Put(t, b, "s", "k2", "")
 		} else {
 			require.Equal(t, []string{"k1", "k2"}, seen, "the rerun sees the insertion")
 		}
@@ -230,7 +209,7 @@ func TestEngine_Update_ScanThenInsertConflicts(t *testing.T) {
 		return nil
 	}))
 	require.Equal(t, 2, runs, "the insertion made the first commit fail")
-	require.Equal(t, "2", string(get(t, a, "s", "count")))
+	require.Equal(t, "2", string(kvtest.Get(t, a, "s", "count")))
 
 	// A change outside the part of the range a Scan visited does not.
 	runs = 0
@@ -238,7 +217,7 @@ func TestEngine_Update_ScanThenInsertConflicts(t *testing.T) {
 		runs++
 		tx.Scan("s", kv.Prefix([]byte("k")), func(k, _ []byte) bool { return false }) // visits k1
 		if runs == 1 {
-			put(t, b, "s", "k3", "")
+			kvtest.Put(t, b, "s", "k3", "")
 		}
 		tx.Put("s", []byte("first"), []byte("k1"))
 		return nil
@@ -252,7 +231,7 @@ func TestEngine_Update_ScanThenDeleteIsNotSeen(t *testing.T) {
 	prefix := freshPrefix(t)
 	a := open(t, shared, etcdkv.Options{Prefix: prefix})
 	b := open(t, shared, etcdkv.Options{Prefix: prefix})
-	put(t, a, "s", "k1", "", "k2", "")
+	kvtest.Put(t, a, "s", "k1", "", "k2", "")
 	runs := 0
 	require.NoError(t, a.Update(func(tx kv.RwTx) error {
 		runs++
@@ -267,7 +246,7 @@ func TestEngine_Update_ScanThenDeleteIsNotSeen(t *testing.T) {
 		return nil
 	}))
 	require.Equal(t, 1, runs)
-	require.Equal(t, "2", string(get(t, a, "t", "count")))
+	require.Equal(t, "2", string(kvtest.Get(t, a, "t", "count")))
 }
 
 func TestEngine_Update_GetThenChangeConflicts(t *testing.T) {
@@ -280,7 +259,7 @@ func TestEngine_Update_GetThenChangeConflicts(t *testing.T) {
 		v := tx.Get("g", []byte("absent"))
 		if runs == 1 {
 			require.Nil(t, v)
-			put(t, b, "g", "absent", "now")
+			kvtest.Put(t, b, "g", "absent", "now")
 		} else {
 			require.Equal(t, "now", string(v))
 		}
@@ -307,16 +286,16 @@ func TestEngine_Update_OptimisticSnapshotIsCheckedBeforeAnswering(t *testing.T) 
 			prefix := freshPrefix(t)
 			a := open(t, shared, etcdkv.Options{Prefix: prefix, OptimisticReads: tc.optimistic})
 			b := open(t, shared, etcdkv.Options{Prefix: prefix})
-			put(t, a, "o", "k", "1")
+			kvtest.Put(t, a, "o", "k", "1")
 			for _, fails := range []bool{true, false} {
-				put(t, a, "o", "k", "1")
+				kvtest.Put(t, a, "o", "k", "1")
 				runs := 0
 				var seen string
 				err := a.Update(func(tx kv.RwTx) error {
 					runs++
 					seen = string(tx.Get("o", []byte("k")))
 					if runs == 1 {
-						put(t, b, "o", "k", "2")
+						kvtest.Put(t, b, "o", "k", "2")
 					}
 					if fails {
 						return errNotFound
@@ -498,10 +477,10 @@ func TestEngine_View_CompactedSnapshotFailsUnavailable(t *testing.T) {
 	one := []string{shared.Endpoint(0)}
 	e := open(t, shared, etcdkv.Options{Endpoints: one})
 	cli := clientOf(t, one)
-	put(t, e, "b", "a", "1", "b", "1")
+	kvtest.Put(t, e, "b", "a", "1", "b", "1")
 	err := e.View(func(tx kv.Tx) error {
 		tx.Get("b", []byte("a")) // fixes the snapshot
-		put(t, e, "b", "a", "2")
+		kvtest.Put(t, e, "b", "a", "2")
 		rev := currentRev(t, cli)
 		_, err := cli.Compact(context.Background(), rev, clientv3.WithCompactPhysical())
 		require.NoError(t, err)
@@ -516,7 +495,7 @@ func TestEngine_View_CompactedSnapshotFailsUnavailable(t *testing.T) {
 		runs++
 		tx.Get("b", []byte("a"))
 		if runs == 1 {
-			put(t, e, "b", "a", "3")
+			kvtest.Put(t, e, "b", "a", "3")
 			_, err := cli.Compact(context.Background(), currentRev(t, cli), clientv3.WithCompactPhysical())
 			require.NoError(t, err)
 		}
@@ -582,8 +561,8 @@ func TestOpen_TLS(t *testing.T) {
 	c := etcdtest.Start(t, etcdtest.Options{Members: 1, TLS: true})
 	files := c.TLS()
 	e := open(t, c, etcdkv.Options{CAFile: files.CAFile, CertFile: files.CertFile, KeyFile: files.KeyFile})
-	put(t, e, "b", "k", "over TLS")
-	require.Equal(t, "over TLS", string(get(t, e, "b", "k")))
+	kvtest.Put(t, e, "b", "k", "over TLS")
+	require.Equal(t, "over TLS", string(kvtest.Get(t, e, "b", "k")))
 
 	_, err := etcdkv.Open(context.Background(), etcdkv.Options{
 		Endpoints: c.Endpoints(), CAFile: files.CAFile, DialTimeout: time.Second,

@@ -10,6 +10,7 @@ import (
 	"promo/store/kv"
 	"promo/store/kv/etcdkv"
 	"promo/store/kv/etcdkv/etcdtest"
+	"promo/store/kv/kvtest"
 )
 
 // waitFor polls cond until it holds or the timeout passes.
@@ -33,7 +34,7 @@ func TestEngine_Faults(t *testing.T) {
 	const timeout = 2 * time.Second
 	prefix := freshPrefix(t)
 	e := open(t, c, etcdkv.Options{Prefix: prefix, Timeout: timeout})
-	put(t, e, "b", "k", "v1")
+	kvtest.Put(t, e, "b", "k", "v1")
 
 	leader := c.Leader()
 	require.GreaterOrEqual(t, leader, 0)
@@ -102,11 +103,11 @@ func TestEngine_Faults(t *testing.T) {
 		for _, i := range followers {
 			require.NoError(t, c.Restart(i))
 		}
-		put(t, e, "b", "after", "yes")
-		v := string(get(t, e, "b", "k"))
+		kvtest.Put(t, e, "b", "after", "yes")
+		v := string(kvtest.Get(t, e, "b", "k"))
 		t.Logf("k = %s", v)
 		require.Contains(t, []string{"v1", "v2"}, v, "v2's outcome was unknown; v3 was refused")
-		require.Nil(t, get(t, e, "b", "blind"))
+		require.Nil(t, kvtest.Get(t, e, "b", "blind"))
 	})
 
 	t.Run("RestartedMemberCatchesUp", func(t *testing.T) {

@@ -48,7 +48,8 @@ func engine(t *testing.T, open Opener) (kv.Engine, string) {
 	return e, dir
 }
 
-func put(t *testing.T, e kv.Engine, b kv.Bucket, kvs ...string) {
+// Put writes the key-value pairs kvs into bucket b in one Update.
+func Put(t *testing.T, e kv.Engine, b kv.Bucket, kvs ...string) {
 	t.Helper()
 	require.NoError(t, e.Update(func(tx kv.RwTx) error {
 		for i := 0; i+1 < len(kvs); i += 2 {
@@ -58,7 +59,8 @@ func put(t *testing.T, e kv.Engine, b kv.Bucket, kvs ...string) {
 	}))
 }
 
-func get(t *testing.T, e kv.Engine, b kv.Bucket, key string) []byte {
+// Get reads key of bucket b in a View (nil when it is missing).
+func Get(t *testing.T, e kv.Engine, b kv.Bucket, key string) []byte {
 	t.Helper()
 	var v []byte
 	require.NoError(t, e.View(func(tx kv.Tx) error {
@@ -81,19 +83,19 @@ func scan(t *testing.T, tx kv.Tx, b kv.Bucket, r kv.Range) []string {
 
 func testGetPutDelete(t *testing.T, open Opener) {
 	e, _ := engine(t, open)
-	require.Nil(t, get(t, e, "never", "k"), "a bucket never written is empty")
-	put(t, e, "b", "k1", "v1", "k2", "v2")
-	require.Equal(t, []byte("v1"), get(t, e, "b", "k1"))
-	put(t, e, "b", "k1", "v1b")
-	require.Equal(t, []byte("v1b"), get(t, e, "b", "k1"))
+	require.Nil(t, Get(t, e, "never", "k"), "a bucket never written is empty")
+	Put(t, e, "b", "k1", "v1", "k2", "v2")
+	require.Equal(t, []byte("v1"), Get(t, e, "b", "k1"))
+	Put(t, e, "b", "k1", "v1b")
+	require.Equal(t, []byte("v1b"), Get(t, e, "b", "k1"))
 	require.NoError(t, e.Update(func(tx kv.RwTx) error {
 		tx.Delete("b", []byte("k1"))
 		tx.Delete("b", []byte("missing"))
 		tx.Delete("never", []byte("k"))
 		return nil
 	}))
-	require.Nil(t, get(t, e, "b", "k1"))
-	require.Equal(t, []byte("v2"), get(t, e, "b", "k2"))
+	require.Nil(t, Get(t, e, "b", "k1"))
+	require.Equal(t, []byte("v2"), Get(t, e, "b", "k2"))
 }
 
 func testEmptyValue(t *testing.T, open Opener) {
@@ -115,9 +117,9 @@ func testEmptyValue(t *testing.T, open Opener) {
 
 func testBucketsApart(t *testing.T, open Opener) {
 	e, _ := engine(t, open)
-	put(t, e, "a", "k", "in a", "z", "za")
-	put(t, e, "ab", "k", "in ab")
-	put(t, e, "b", "a", "in b")
+	Put(t, e, "a", "k", "in a", "z", "za")
+	Put(t, e, "ab", "k", "in ab")
+	Put(t, e, "b", "a", "in b")
 	require.NoError(t, e.View(func(tx kv.Tx) error {
 		require.Equal(t, []string{"k=in a", "z=za"}, scan(t, tx, "a", kv.All))
 		require.Equal(t, []string{"k=in ab"}, scan(t, tx, "ab", kv.All))
@@ -129,7 +131,7 @@ func testBucketsApart(t *testing.T, open Opener) {
 
 func testOwnWrites(t *testing.T, open Opener) {
 	e, _ := engine(t, open)
-	put(t, e, "b", "old", "1", "gone", "2")
+	Put(t, e, "b", "old", "1", "gone", "2")
 	require.NoError(t, e.Update(func(tx kv.RwTx) error {
 		tx.Put("b", []byte("new"), []byte("3"))
 		tx.Put("b", []byte("old"), []byte("1b"))
@@ -143,15 +145,15 @@ func testOwnWrites(t *testing.T, open Opener) {
 		require.Nil(t, tx.Get("b", []byte("new")))
 		return nil
 	}))
-	require.Nil(t, get(t, e, "b", "new"))
-	require.Equal(t, []byte("back"), get(t, e, "b", "gone"))
+	require.Nil(t, Get(t, e, "b", "new"))
+	require.Equal(t, []byte("back"), Get(t, e, "b", "gone"))
 }
 
 var errBoom = errors.New("boom")
 
 func testFailedUpdate(t *testing.T, open Opener) {
 	e, _ := engine(t, open)
-	put(t, e, "b", "k", "v")
+	Put(t, e, "b", "k", "v")
 	err := e.Update(func(tx kv.RwTx) error {
 		tx.Put("b", []byte("k"), []byte("changed"))
 		tx.Put("b", []byte("k2"), []byte("new"))
@@ -159,11 +161,11 @@ func testFailedUpdate(t *testing.T, open Opener) {
 		return errBoom
 	})
 	require.ErrorIs(t, err, errBoom)
-	require.Equal(t, []byte("v"), get(t, e, "b", "k"))
-	require.Nil(t, get(t, e, "b", "k2"))
+	require.Equal(t, []byte("v"), Get(t, e, "b", "k"))
+	require.Nil(t, Get(t, e, "b", "k2"))
 	// The engine keeps working after a failed update.
-	put(t, e, "b", "k3", "v3")
-	require.Equal(t, []byte("v3"), get(t, e, "b", "k3"))
+	Put(t, e, "b", "k3", "v3")
+	require.Equal(t, []byte("v3"), Get(t, e, "b", "k3"))
 }
 
 func testScan(t *testing.T, open Opener) {
@@ -229,7 +231,7 @@ func testScan(t *testing.T, open Opener) {
 
 func testScanOwnWrites(t *testing.T, open Opener) {
 	e, _ := engine(t, open)
-	put(t, e, "s", "a", "1", "c", "3", "e", "5", "g", "7")
+	Put(t, e, "s", "a", "1", "c", "3", "e", "5", "g", "7")
 	var all, reverse, span []string
 	require.NoError(t, e.Update(func(tx kv.RwTx) error {
 		tx.Put("s", []byte("b"), []byte("2"))
@@ -256,11 +258,11 @@ func testScanOwnWrites(t *testing.T, open Opener) {
 
 func testSnapshot(t *testing.T, open Opener) {
 	e, _ := engine(t, open)
-	put(t, e, "b", "x", "1", "y", "1")
+	Put(t, e, "b", "x", "1", "y", "1")
 	started, changed := make(chan struct{}), make(chan struct{})
 	go func() {
 		<-started
-		put(t, e, "b", "x", "2", "y", "2", "z", "2")
+		Put(t, e, "b", "x", "2", "y", "2", "z", "2")
 		close(changed)
 	}()
 	require.NoError(t, e.View(func(tx kv.Tx) error {
@@ -271,13 +273,13 @@ func testSnapshot(t *testing.T, open Opener) {
 		require.Equal(t, []string{"x=1", "y=1"}, scan(t, tx, "b", kv.All))
 		return nil
 	}))
-	require.Equal(t, []byte("2"), get(t, e, "b", "y"), "a later view sees the update")
+	require.Equal(t, []byte("2"), Get(t, e, "b", "y"), "a later view sees the update")
 }
 
 func testReopen(t *testing.T, open Opener) {
 	dir := t.TempDir()
 	e := open(t, dir)
-	put(t, e, "b", "k", "v", "gone", "x")
+	Put(t, e, "b", "k", "v", "gone", "x")
 	require.NoError(t, e.Update(func(tx kv.RwTx) error {
 		tx.Delete("b", []byte("gone"))
 		return nil
@@ -289,9 +291,9 @@ func testReopen(t *testing.T, open Opener) {
 	require.NoError(t, e.Close())
 	e = open(t, dir)
 	defer e.Close()
-	require.Equal(t, []byte("v"), get(t, e, "b", "k"))
-	require.Nil(t, get(t, e, "b", "gone"))
-	require.Nil(t, get(t, e, "b", "never"))
+	require.Equal(t, []byte("v"), Get(t, e, "b", "k"))
+	require.Nil(t, Get(t, e, "b", "gone"))
+	require.Nil(t, Get(t, e, "b", "never"))
 }
 
 func testSerialisable(t *testing.T, open Opener) {
@@ -316,7 +318,7 @@ func testSerialisable(t *testing.T, open Opener) {
 		}()
 	}
 	wg.Wait()
-	require.Equal(t, []byte(fmt.Sprint(workers*each)), get(t, e, "c", "n"), "no increment was lost")
+	require.Equal(t, []byte(fmt.Sprint(workers*each)), Get(t, e, "c", "n"), "no increment was lost")
 	require.NoError(t, e.View(func(tx kv.Tx) error {
 		require.Len(t, scan(t, tx, "c", kv.Prefix([]byte("w"))), workers*each)
 		return nil
@@ -337,7 +339,7 @@ func testLarge(t *testing.T, open Opener) {
 	require.NoError(t, e.Close())
 	e = open(t, dir)
 	t.Cleanup(func() { e.Close() })
-	require.Equal(t, big, get(t, e, "big", "value"))
+	require.Equal(t, big, Get(t, e, "big", "value"))
 	count := 0
 	require.NoError(t, e.View(func(tx kv.Tx) error {
 		tx.Scan("many", kv.All, func(k, _ []byte) bool {
