@@ -195,11 +195,7 @@ func benchRedeem(b *testing.B, workers int, budget *Budget) {
 		}()
 	}
 	wg.Wait()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "redemptions/s")
-	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/redemption")
-	w1 := s.Writer()
-	b.ReportMetric(float64(w1.Operations-w0.Operations)/float64(w1.Commits-w0.Commits), "redemptions/commit")
-	reportLog(b, l0, s.Storage().Log)
+	reportRedemptions(b, s, w0, l0, cpu0)
 }
 
 // cpuTime is the process's user and system time so far: on a machine
@@ -257,6 +253,13 @@ func BenchmarkStore_RedeemAssigned(b *testing.B) {
 		}()
 	}
 	wg.Wait()
+	reportRedemptions(b, s, w0, l0, cpu0)
+}
+
+// reportRedemptions reports b.N redemptions since the writer's, the log's
+// and the process's figures w0, l0 and cpu0: their rate, CPU each, and how
+// many shared a commit and an fdatasync.
+func reportRedemptions(b *testing.B, s *Store, w0 WriterStats, l0 *kv.LogStats, cpu0 time.Duration) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "redemptions/s")
 	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/redemption")
 	w1 := s.Writer()
