@@ -90,7 +90,12 @@ func (s *server) send(ctx context.Context, method, path, key string, body any, h
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	resp, err := s.hc.Do(req)
+	return send(s.hc, req)
+}
+
+// send makes req with hc and reads the whole answer.
+func send(hc *http.Client, req *http.Request) (response, error) {
+	resp, err := hc.Do(req)
 	if err != nil {
 		return response{}, err
 	}

@@ -492,16 +492,7 @@ func linSend(ctx context.Context, hc *http.Client, method, url, path, key string
 	if idem != "" {
 		req.Header.Set("Idempotency-Key", idem)
 	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return response{}, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return response{}, err
-	}
-	return response{status: resp.StatusCode, header: resp.Header, body: raw}, nil
+	return send(hc, req)
 }
 
 // linRun is one run of the workload: the server, the clients' shared
