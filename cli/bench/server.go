@@ -35,7 +35,14 @@ type benchServer struct {
 
 var servingLine = regexp.MustCompile(`promo: serving (http://\S+)`)
 
+// startBenchServer starts `promo serve` on a fresh database in dir, a
+// directory of the benchmark's own (a workload's under --dir): what an
+// earlier run left there is removed first, so a second run starts as
+// fresh as the first.
 func startBenchServer(ctx context.Context, self, dir string, serveArgs ...string) (*benchServer, error) {
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, setupError("clear "+dir+" of an earlier run: "+err.Error(), err)
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, setupError("make "+dir+": "+err.Error(), err)
 	}
