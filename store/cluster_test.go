@@ -3,17 +3,13 @@ package store
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"promo/store/kv"
 	"promo/store/kv/etcdkv/etcdtest"
@@ -199,102 +195,6 @@ func TestCluster_NoQuorumRefusesWritesAndNeverRedeems(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, 2, st.Counts.Redeemed, "each code redeemed once")
 	recheck(t, a)
-}
-
-// TestCluster_RedemptionsPerSecond measures redemptions through one and
-// two nodes on a 3-member cluster, at etcd's default 128 operations per
-// Txn and at 1024 (figures for BENCHMARKS.md; nothing is asserted on time):
-//
-//	PROMO_CLUSTER_BENCH=1 go test -run TestCluster_RedemptionsPerSecond -v ./store
-func TestCluster_RedemptionsPerSecond(t *testing.T) {
-	if os.Getenv("PROMO_CLUSTER_BENCH") == "" || raceEnabled {
-		t.Skip("a measurement: set PROMO_CLUSTER_BENCH=1 (without -race)")
-	}
-	for _, tc := range []struct {
-		nodes  int
-		maxOps uint
-	}{{1, 128}, {2, 128}, {1, 1024}, {2, 1024}} {
-		t.Run(fmt.Sprintf("nodes=%d/max-txn-ops=%d", tc.nodes, tc.maxOps), func(t *testing.T) {
-			c := etcdtest.Start(t, etcdtest.Options{MaxTxnOps: tc.maxOps})
-			_, a, b := twoNodes(t, c, EtcdOptions{MaxOps: int(tc.maxOps)})
-			nodes := []*Store{a, b}[:tc.nodes]
-			mustCampaign(t, a, CampaignSpec{ID: "c", Kind: KindGeneric})
-			const n, callers = 4000, 64
-			res, err := a.Generate(ctx, "c", GenerateRequest{Count: n})
-			require.NoError(t, err)
-			require.Equal(t, n, res.Generated)
-			var codes []string
-			require.NoError(t, a.EachCode("c", "", func(c Code) error { codes = append(codes, c.Code); return nil }))
-			var next, failed atomic.Int64
-			start := time.Now()
-			var wg sync.WaitGroup
-			for g := 0; g < callers; g++ {
-				s := nodes[g%len(nodes)]
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for {
-						i := next.Add(1) - 1
-						if i >= int64(len(codes)) {
-							return
-						}
-						if _, err := s.Redeem(ctx, RedeemRequest{Code: codes[i], OrderAmount: 1000}); err != nil {
-							failed.Add(1)
-							t.Logf("redeem: %v", err)
-						}
-					}
-				}()
-			}
-			wg.Wait()
-			took := time.Since(start)
-			require.Zero(t, failed.Load())
-			var commits, ops int64
-			for _, s := range nodes {
-				w := s.Writer()
-				commits, ops = commits+w.Commits, ops+w.Operations
-			}
-			t.Logf("%d redemptions, %d callers, %d node(s), etcd --max-txn-ops %d: %v, %.0f redemptions/s (%.1f operations per Txn)",
-				n, callers, tc.nodes, tc.maxOps, took.Round(time.Millisecond), float64(n)/took.Seconds(), float64(ops)/float64(max(commits, 1)))
-			st, err := b.CampaignStats("c")
-			require.NoError(t, err)
-			require.EqualValues(t, n, st.Counts.Redeemed)
-			recheck(t, b)
-		})
-	}
-	// The bare figure: clientv3 Txns of 8 puts each (about the keys one
-	// redemption writes), no compares, 64 callers, on a fresh cluster.
-	t.Run("bare-clientv3-txn", func(t *testing.T) {
-		c := etcdtest.Start(t, etcdtest.Options{})
-		cli, err := clientv3.New(clientv3.Config{Endpoints: c.Endpoints(), DialTimeout: 5 * time.Second})
-		require.NoError(t, err)
-		defer cli.Close()
-		const n, callers, writes = 4000, 64, 8
-		value := strings.Repeat("v", 64)
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		start := time.Now()
-		for g := 0; g < callers; g++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					i := next.Add(1) - 1
-					if i >= n {
-						return
-					}
-					ops := make([]clientv3.Op, writes)
-					for j := range ops {
-						ops[j] = clientv3.OpPut(fmt.Sprintf("/bare/%08d/%d", i, j), value)
-					}
-					_, err := cli.Txn(context.Background()).Then(ops...).Commit()
-					assert.NoError(t, err)
-				}
-			}()
-		}
-		wg.Wait()
-		took := time.Since(start)
-		t.Logf("%d bare Txns of %d puts, %d callers: %v, %.0f Txns/s", n, writes, callers, took.Round(time.Millisecond), float64(n)/took.Seconds())
-	})
 }
 
 func TestCluster_LeaseHasOneHolder(t *testing.T) {

@@ -165,6 +165,7 @@ type Engine struct {
 	ctx    context.Context // asks for a leader; cancelled by Close
 	cancel context.CancelFunc
 	closed atomic.Bool
+	cache  readCache // for optimistic reads
 }
 
 var (

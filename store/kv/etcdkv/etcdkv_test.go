@@ -316,6 +316,24 @@ func TestEngine_Update_OptimisticSnapshotIsCheckedBeforeAnswering(t *testing.T) 
 
 var errNotFound = errors.New("not found")
 
+// A key an optimistic engine wrote is read from its cache with no round
+// trip, and a change another engine made since fails the commit: fn runs
+// again on the current value, and no increment is lost.
+func TestEngine_Update_CachedReadIsCheckedAtCommit(t *testing.T) {
+	prefix := freshPrefix(t)
+	a := open(t, shared, etcdkv.Options{Prefix: prefix, OptimisticReads: true})
+	b := open(t, shared, etcdkv.Options{Prefix: prefix, OptimisticReads: true})
+	require.NoError(t, a.Update(func(tx kv.RwTx) error { incr(tx, "n"); return nil })) // n = 1, cached by a
+	require.NoError(t, b.Update(func(tx kv.RwTx) error { incr(tx, "n"); return nil })) // n = 2, behind a's back
+	var seen []int
+	require.NoError(t, a.Update(func(tx kv.RwTx) error {
+		seen = append(seen, incr(tx, "n")-1)
+		return nil
+	}))
+	require.Equal(t, []int{1, 2}, seen, "the first run read a's cached 1, the second the current 2")
+	require.Equal(t, "3", string(kvtest.Get(t, b, "n", "n")))
+}
+
 func TestEngine_Update_OverTheLimitsWritesNothing(t *testing.T) {
 	e := open(t, shared, etcdkv.Options{}) // etcd's default limits
 	require.Equal(t, kv.Limits{MaxOps: 128, MaxBytes: 1536 * 1024}, e.Limits())

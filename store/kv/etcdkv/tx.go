@@ -127,6 +127,12 @@ func (t *tx) Get(b kv.Bucket, key []byte) []byte {
 			t.reads[ek] = r
 			return r.value
 		}
+		if t.optimistic {
+			if r, ok := t.e.cache.get(ek); ok {
+				t.reads[ek] = r
+				return r.value
+			}
+		}
 	}
 	resp, err := t.get(ek)
 	if err != nil {

@@ -73,6 +73,7 @@ func (e *Engine) Update(fn func(kv.RwTx) error) error {
 			}
 			res, cerr = t.validate()
 			if cerr == nil && res.Succeeded {
+				t.remember(0)
 				return err
 			}
 			if errors.Is(cerr, kv.ErrTooLarge) {
@@ -83,6 +84,7 @@ func (e *Engine) Update(fn func(kv.RwTx) error) error {
 		} else {
 			res, cerr = t.commit()
 			if cerr == nil && res.Succeeded {
+				t.remember(res.Header.Revision)
 				return nil
 			}
 		}
@@ -97,6 +99,9 @@ func (e *Engine) Update(fn func(kv.RwTx) error) error {
 			lastErr = errConflict
 			if immediate = conflicts <= immediateRetries; immediate {
 				rev, prefetch = res.Header.Revision, refreshed(t, res)
+				if t.optimistic {
+					e.cache.put(prefetch)
+				}
 			} else {
 				rev, prefetch, conflicts = 0, nil, 0
 			}
@@ -228,6 +233,29 @@ func (t *tx) validate() (*clientv3.TxnResponse, error) {
 		return nil, t.e.readError(t.ctx, err)
 	}
 	return resp, nil
+}
+
+// remember puts in the engine's cache what an optimistic transaction read
+// and, when it committed at revision rev, what it wrote: all current at
+// that moment.
+func (t *tx) remember(rev int64) {
+	if !t.optimistic {
+		return
+	}
+	known := make(map[string]read, len(t.reads)+t.writes.len())
+	for k, r := range t.reads {
+		known[k] = r
+	}
+	if rev != 0 {
+		t.writes.ascend(func(w write) {
+			if w.del {
+				known[w.key] = read{}
+			} else {
+				known[w.key] = read{mod: rev, value: w.value}
+			}
+		})
+	}
+	t.e.cache.put(known)
 }
 
 // refreshed returns the values a failed commit brought back, at its
