@@ -334,6 +334,34 @@ func TestEngine_Update_CachedReadIsCheckedAtCommit(t *testing.T) {
 	require.Equal(t, "3", string(kvtest.Get(t, b, "n", "n")))
 }
 
+// A run after a conflict reads at the failed commit's revision, which was
+// current; a key it then takes from the cache was not, so an answer that
+// rests on it is checked before Update returns it.
+func TestEngine_Update_CachedReadAfterAConflictIsChecked(t *testing.T) {
+	prefix := freshPrefix(t)
+	a := open(t, shared, etcdkv.Options{Prefix: prefix, OptimisticReads: true})
+	b := open(t, shared, etcdkv.Options{Prefix: prefix, OptimisticReads: true})
+	kvtest.Put(t, a, "k", "x", "1")
+	kvtest.Put(t, a, "k", "y", "1") // both cached by a
+	kvtest.Put(t, b, "k", "x", "2")
+	kvtest.Put(t, b, "k", "y", "2")
+	runs := 0
+	var y string
+	err := a.Update(func(tx kv.RwTx) error {
+		runs++
+		if string(tx.Get("k", []byte("x"))) == "1" {
+			tx.Put("k", []byte("z"), []byte("on a stale x")) // fails the commit
+			return nil
+		}
+		y = string(tx.Get("k", []byte("y")))
+		return errNotFound
+	})
+	require.ErrorIs(t, err, errNotFound)
+	require.Equal(t, "2", y, "the answer rests on the current y")
+	require.Equal(t, 3, runs, "a stale x, then a stale y from the cache, then both current")
+	require.Nil(t, kvtest.Get(t, b, "k", "z"))
+}
+
 func TestEngine_Update_OverTheLimitsWritesNothing(t *testing.T) {
 	e := open(t, shared, etcdkv.Options{}) // etcd's default limits
 	require.Equal(t, kv.Limits{MaxOps: 128, MaxBytes: 1536 * 1024}, e.Limits())

@@ -129,7 +129,9 @@ func (t *tx) Get(b kv.Bucket, key []byte) []byte {
 		}
 		if t.optimistic {
 			if r, ok := t.e.cache.get(ek); ok {
-				t.reads[ek] = r
+				// Not read at the snapshot: an answer that rests on it is
+				// checked before it is believed, as any optimistic read's.
+				t.reads[ek], t.fresh = r, false
 				return r.value
 			}
 		}
