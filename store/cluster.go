@@ -60,8 +60,10 @@ func OpenEtcd(ctx context.Context, eo EtcdOptions, opts Options) (*Store, error)
 		return nil, err
 	}
 	if opts.MaxBatch <= 0 {
-		// A redemption writes about 8 keys; etcd's default is 128 per Txn.
-		opts.MaxBatch = max(1, e.Limits().MaxOps/12)
+		// A redemption alone writes 9 keys, but a group writes its
+		// campaign's counters and the sequences once: about 4 keys and 3
+		// checked reads each. A group over the limits is halved.
+		opts.MaxBatch = max(1, e.Limits().MaxOps/5)
 	}
 	name := "etcd " + strings.Join(eo.Endpoints, ",") + " " + strings.TrimSuffix(eo.Prefix, "/") + "/"
 	return openEngine(e, name, opts)
