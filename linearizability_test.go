@@ -414,8 +414,11 @@ type linHistory struct {
 	// For the log: operations answered after sends without an answer (of
 	// those: the ones that lost only the answer the client dropped, and the
 	// ones answered with a change made before the answered send began, a
-	// replay), operations never answered, reads without an answer (left out).
-	lost, dropped, replayed, unknown, droppedReads int
+	// replay), operations answered 503 unavailable at least once (of those:
+	// the ones answered at last with a replay, whose change was made though
+	// a 503 came back), operations never answered, reads without an answer
+	// (left out).
+	lost, dropped, replayed, unavailable, unavailableMade, unknown, droppedReads int
 }
 
 func (h *linHistory) now() int64 { return int64(time.Since(h.start)) }
@@ -426,7 +429,7 @@ func (h *linHistory) add(op porcupine.Operation) {
 	h.ops = append(h.ops, op)
 }
 
-// linTarget is the server the clients talk to; it changes on every restart.
+// linTarget is the server a client talks to; it changes on every restart.
 type linTarget struct {
 	mu      sync.Mutex
 	url     string
@@ -495,14 +498,16 @@ func linSend(ctx context.Context, hc *http.Client, method, url, path, key string
 	return send(hc, req)
 }
 
-// linRun is one run of the workload: the server, the clients' shared
+// linRun is one run of the workload: the servers, the clients' shared
 // knowledge and the history.
 type linRun struct {
 	t          *testing.T
 	ctx        context.Context
+	clients    int
+	running    sync.WaitGroup // the clients
 	hc         *http.Client
-	target     *linTarget
-	pos, staff string // API keys: redeem with a till's, roll back and read with an issuer's
+	targets    []*linTarget // client i talks to targets[i % len(targets)]
+	pos, staff string       // API keys: redeem with a till's, roll back and read with an issuer's
 	codes      []string
 	hist       *linHistory
 	stopping   atomic.Bool  // clients finish the operation at hand and stop
@@ -512,26 +517,68 @@ type linRun struct {
 	undone     map[string]map[string]bool // redemption ids answered by a rollback
 }
 
-// linAnswer is what linRun.call got.
-type linAnswer struct {
-	resp     response
-	answered bool
-	lost     int       // sends without an answer
-	dropped  bool      // the first send gave up early (drop)
-	lastSend time.Time // when the send that was answered began
+// linCampaign creates the campaign "lin" of nCodes codes with limit uses
+// each, through the CLI that mustCLI runs, and returns its codes.
+func linCampaign(t *testing.T, mustCLI func(args ...string) string, nCodes, limit int) []string {
+	t.Helper()
+	mustCLI("campaign", "create", "lin", "--name", "Linearizability", "--kind", "generic", "--percent", "10",
+		"--max-redemptions", fmt.Sprint(limit), "--one-per-customer=false", "--bound=false")
+	mustCLI("generate", "lin", "--count", fmt.Sprint(nCodes))
+	var codes []string
+	for _, c := range parseCodeCSV(t, mustCLI("export", "lin")) {
+		codes = append(codes, c.Code)
+	}
+	require.Len(t, codes, nCodes)
+	return codes
 }
 
-// call sends a request until it gets an answer: a transport error, a
-// timeout or a 503 (unavailable: a server stopping) is no answer, and the
-// same request (the same Idempotency-Key) goes again to the current server,
-// which is the restarted one after a kill. With drop > 0 the first send
-// gives up after drop, as a till whose network lost the answer: the server
-// may still make the change, and the next send must get it replayed. call
-// stops without an answer when the run gives up.
-func (r *linRun) call(method, path, key string, body []byte, idem string, drop time.Duration) linAnswer {
+// startLinRun starts clients on codes, each with a random source drawn from
+// rng, client i talking to targets[i % len(targets)]: redeeming with the
+// API key pos, rolling back and reading with staff. The clients stop at
+// finish, or when the test ends (before the servers' cleanup stops them).
+func startLinRun(t *testing.T, rng *rand.Rand, clients int, codes []string, pos, staff string, targets ...*linTarget) *linRun {
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &linRun{
+		t: t, ctx: ctx, clients: clients, hc: newLinClient(), targets: targets,
+		pos: pos, staff: staff, codes: codes,
+		hist: &linHistory{start: time.Now()},
+		made: map[string][]string{}, undone: map[string]map[string]bool{},
+	}
+	t.Cleanup(func() { cancel(); r.running.Wait() })
+	for id := range clients {
+		crng := rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64()))
+		r.running.Go(func() { r.client(id, crng) })
+	}
+	return r
+}
+
+// target is the server client talks to.
+func (r *linRun) target(client int) *linTarget { return r.targets[client%len(r.targets)] }
+
+// linAnswer is what linRun.call got.
+type linAnswer struct {
+	resp        response
+	answered    bool
+	lost        int       // sends without an answer
+	unavailable int       // of those, the ones answered 503
+	dropped     bool      // the first send gave up early (drop)
+	lastSend    time.Time // when the send that was answered began
+}
+
+// call sends client's request until it gets an answer: a transport error,
+// a timeout or a 503 is no answer, and the same request (the same
+// Idempotency-Key) goes again to the client's current server, which is the
+// restarted one after a kill. A 503 unavailable does not say that nothing
+// happened: a server stopping refuses, but on a cluster it also answers
+// that etcd did not confirm a commit in time, which may have taken effect
+// or may still. With drop > 0 the first send gives up after drop, as a
+// till whose network lost the answer: the server may still make the
+// change, and the next send must get it replayed. call stops without an
+// answer when the run gives up.
+func (r *linRun) call(client int, method, path, key string, body []byte, idem string, drop time.Duration) linAnswer {
 	var a linAnswer
 	for {
-		url, changed := r.target.current()
+		url, changed := r.target(client).current()
 		a.lastSend = time.Now()
 		ctx, cancel := r.ctx, context.CancelFunc(func() {})
 		if drop > 0 && a.lost == 0 {
@@ -545,6 +592,9 @@ func (r *linRun) call(method, path, key string, body []byte, idem string, drop t
 		}
 		if drop > 0 && a.lost == 0 {
 			a.dropped = true
+		}
+		if err == nil {
+			a.unavailable++
 		}
 		a.lost++
 		if g := r.giveUp.Load(); (g != 0 && time.Now().UnixNano() > g) || r.ctx.Err() != nil {
@@ -566,9 +616,12 @@ func (r *linRun) call(method, path, key string, body []byte, idem string, drop t
 func (r *linRun) record(client int, call int64, in linInput, out linOutput, a linAnswer, done time.Time) {
 	op := porcupine.Operation{ClientId: client, Call: call, Return: r.hist.now(), Input: in, Output: out}
 	if a.lost > 0 {
-		op.Metadata = fmt.Sprintf("%d sends without an answer", a.lost)
+		op.Metadata = fmt.Sprintf("%d sends without an answer, %d of them answered 503", a.lost, a.unavailable)
 	}
 	r.hist.mu.Lock()
+	if a.unavailable > 0 {
+		r.hist.unavailable++
+	}
 	switch {
 	case !a.answered:
 		r.hist.unknown++
@@ -580,6 +633,9 @@ func (r *linRun) record(client int, call int64, in linInput, out linOutput, a li
 		}
 		if !done.IsZero() && done.Before(a.lastSend) {
 			r.hist.replayed++
+			if a.unavailable > 0 {
+				r.hist.unavailableMade++
+			}
 		}
 	}
 	r.hist.mu.Unlock()
@@ -602,7 +658,7 @@ func (r *linRun) redeem(client int, rng *rand.Rand, seq int) {
 	body, _ := json.Marshal(redeemReq{Code: code, OrderID: order, OrderAmount: 1000, Terminal: fmt.Sprintf("till-%d", client)})
 	in := linInput{Kind: linRedeem, Code: code, Order: order}
 	call := r.hist.now()
-	a := r.call("POST", "/v1/redeem", r.pos, body, order, linDrop(rng))
+	a := r.call(client, "POST", "/v1/redeem", r.pos, body, order, linDrop(rng))
 	resp := a.resp
 	out := linOutput{Outcome: linUnknown}
 	var done time.Time
@@ -660,7 +716,7 @@ func (r *linRun) rollback(client int, rng *rand.Rand, seq int) bool {
 	idem := fmt.Sprintf("c%d-%d-rb", client, seq)
 	in := linInput{Kind: linRollback, Code: code, ID: id}
 	call := r.hist.now()
-	a := r.call("POST", "/v1/redemptions/"+id+"/rollback", r.staff, []byte(`{"reason":"linearizability"}`), idem, linDrop(rng))
+	a := r.call(client, "POST", "/v1/redemptions/"+id+"/rollback", r.staff, []byte(`{"reason":"linearizability"}`), idem, linDrop(rng))
 	resp := a.resp
 	out := linOutput{Outcome: linUnknown}
 	var done time.Time
@@ -694,7 +750,7 @@ func (r *linRun) rollback(client int, rng *rand.Rand, seq int) bool {
 // left out of the history.
 func (r *linRun) get(client int, code string) bool {
 	call := r.hist.now()
-	url, _ := r.target.current()
+	url, _ := r.target(client).current()
 	resp, err := linSend(r.ctx, r.hc, "GET", url, "/v1/codes/"+code, r.staff, nil, "")
 	if err != nil || resp.status == http.StatusServiceUnavailable {
 		r.hist.mu.Lock()
@@ -793,6 +849,91 @@ func linArtifactsDir(t *testing.T) string {
 	return dir
 }
 
+// finish stops the clients (each finishes the operation at hand, sending it
+// again for up to 15 s), reads every code once more, and checks the history
+// against the model of codes with limit uses, failing the test with
+// porcupine's visualisation (annotated with the faults) when it is not
+// linearizable. The final reads are part of the history and list every
+// redemption made, by order: they resolve the redeems that never got an
+// answer, and show any answered redemption that was lost or any code
+// redeemed beyond its limit, which the model finds illegal. finish also
+// counts those two from the final reads, for the log and as a check of its
+// own.
+func (r *linRun) finish(limit int, annotations []porcupine.Annotation) {
+	t := r.t
+	r.stopping.Store(true)
+	r.giveUp.Store(time.Now().Add(15 * time.Second).UnixNano())
+	r.running.Wait()
+
+	final := map[string]string{} // order → redemption id
+	var reads []linOutput
+	for _, code := range r.codes {
+		require.True(t, r.get(r.clients, code), "the final read of %s", code)
+		read := r.hist.ops[len(r.hist.ops)-1].Output.(linOutput)
+		linAddOrders(final, read)
+		reads = append(reads, read)
+	}
+	lostAcks, doubles := linLostAndDoubled(r.codes, reads, r.made, limit)
+	history := r.hist.ops
+	resolved := linResolveUnknownRedeems(history, final)
+	var end int64
+	for _, op := range history {
+		end = max(end, op.Return)
+	}
+	outcomes := map[string]int{}
+	for i, op := range history {
+		if op.Return < 0 {
+			history[i].Return = end + 1 // the largest return time: concurrent with everything after its call
+		}
+		outcomes[op.Input.(linInput).Kind+" "+history[i].Output.(linOutput).Outcome]++
+	}
+	t.Logf("%d operations (%v); %d lost an answer (%d only the one the client dropped) and got one when sent again, "+
+		"%d of them a replay of a change made before; %d were answered 503 unavailable at least once (%d of them then with a replay); "+
+		"%d never got an answer (%d of them redeems found made); %d reads without an answer left out; "+
+		"final reads: %d answered redemptions lost, %d redemptions beyond a code's limit or twice for one order",
+		len(history), outcomes, r.hist.lost, r.hist.dropped, r.hist.replayed, r.hist.unavailable, r.hist.unavailableMade,
+		r.hist.unknown, resolved, r.hist.droppedReads, lostAcks, doubles)
+
+	model := linModel(limit)
+	began := time.Now()
+	res, info := porcupine.CheckOperationsVerbose(model, history, 30*time.Second)
+	t.Logf("porcupine: %s in %s", res, time.Since(began).Round(time.Millisecond))
+	if res != porcupine.Ok {
+		info.AddAnnotations(annotations)
+		path := filepath.Join(linArtifactsDir(t), fmt.Sprintf("linearizability-%s.html", time.Now().Format("20060102-150405")))
+		require.NoError(t, porcupine.VisualizePath(model, info, path))
+		t.Fatalf("the history is not linearizable (porcupine: %s); its visualisation: %s", res, path)
+	}
+	require.Zero(t, lostAcks, "answered redemptions missing from the final reads")
+	require.Zero(t, doubles, "redemptions beyond a code's limit, or made twice for one order")
+}
+
+// linLostAndDoubled counts, from the final reads of codes, the redemptions
+// answered to a redeem (made: code → ids) that no read lists, and the
+// redemptions too many: live ones beyond limit, and second ones of an
+// order.
+func linLostAndDoubled(codes []string, reads []linOutput, made map[string][]string, limit int) (lost, doubled int) {
+	for i, code := range codes {
+		listed := map[string]bool{}
+		orders := map[string]bool{}
+		for _, e := range slices.Concat(reads[i].Live, reads[i].RolledBack) {
+			id, order, _ := strings.Cut(e, "@")
+			listed[id] = true
+			if orders[order] {
+				doubled++
+			}
+			orders[order] = true
+		}
+		doubled += max(0, len(reads[i].Live)-limit)
+		for _, id := range made[code] {
+			if !listed[id] {
+				lost++
+			}
+		}
+	}
+	return lost, doubled
+}
+
 // TestLinearizable_RedeemRollbackGet runs 16 clients redeeming, rolling back
 // and reading 4 codes of a campaign with 3 uses per code, over HTTP, for
 // about 13 s, while the server is killed with SIGKILL and restarted on the
@@ -807,28 +948,9 @@ func TestLinearizable_RedeemRollbackGet(t *testing.T) {
 	const clients, nCodes, limit, rounds = 16, 4, 3, 3
 	rng := newRand(t)
 	e := startEnv(t)
-	e.mustCLI("campaign", "create", "lin", "--name", "Linearizability", "--kind", "generic", "--percent", "10",
-		"--max-redemptions", fmt.Sprint(limit), "--one-per-customer=false", "--bound=false")
-	e.mustCLI("generate", "lin", "--count", fmt.Sprint(nCodes))
-	var codes []string
-	for _, c := range e.codes("lin") {
-		codes = append(codes, c.Code)
-	}
-	require.Len(t, codes, nCodes)
-
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &linRun{
-		t: t, ctx: ctx, hc: newLinClient(), target: newLinTarget(e.srv.url),
-		pos: e.key("tills", "pos"), staff: e.key("office", "issuer"), codes: codes,
-		hist: &linHistory{start: time.Now()},
-		made: map[string][]string{}, undone: map[string]map[string]bool{},
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { cancel(); wg.Wait() }) // before the env stops the server
-	for id := range clients {
-		crng := rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64()))
-		wg.Go(func() { r.client(id, crng) })
-	}
+	codes := linCampaign(t, e.mustCLI, nCodes, limit)
+	target := newLinTarget(e.srv.url)
+	r := startLinRun(t, rng, clients, codes, e.key("tills", "pos"), e.key("office", "issuer"), target)
 
 	var annotations []porcupine.Annotation
 	for round := range rounds {
@@ -838,50 +960,13 @@ func TestLinearizable_RedeemRollbackGet(t *testing.T) {
 		e.srv.kill()
 		r.hc.CloseIdleConnections()
 		srv := e.afterCrash(t, round)
-		r.target.set(srv.url)
+		target.set(srv.url)
 		annotations = append(annotations, porcupine.Annotation{Tag: "server", Start: killed, End: r.hist.now(),
 			Description: fmt.Sprintf("kill -9 #%d, restart", round+1), BackgroundColor: "#f4cccc"})
 		t.Logf("round %d: killed after %s of load; restarted in %s", round, load, time.Duration(r.hist.now()-killed).Round(time.Millisecond))
 	}
 	time.Sleep(time.Duration(2000+rng.IntN(1000)) * time.Millisecond) // load on the last server
-	r.stopping.Store(true)
-	r.giveUp.Store(time.Now().Add(15 * time.Second).UnixNano())
-	wg.Wait()
-
-	// Final reads: part of the history, and the record of every redemption
-	// made, by order.
-	final := map[string]string{} // order → redemption id
-	for _, code := range codes {
-		require.True(t, r.get(clients, code), "the final read of %s", code)
-		linAddOrders(final, r.hist.ops[len(r.hist.ops)-1].Output.(linOutput))
-	}
-	history := r.hist.ops
-	resolved := linResolveUnknownRedeems(history, final)
-	var end int64
-	for _, op := range history {
-		end = max(end, op.Return)
-	}
-	outcomes := map[string]int{}
-	for i, op := range history {
-		if op.Return < 0 {
-			history[i].Return = end + 1 // the largest return time: concurrent with everything after its call
-		}
-		outcomes[op.Input.(linInput).Kind+" "+history[i].Output.(linOutput).Outcome]++
-	}
-	t.Logf("%d operations (%v); %d lost an answer (%d to a kill, %d dropped by the client) and got one when sent again, "+
-		"%d of them a replay of a change made before; %d never got one (%d of them redeems found made); %d reads without an answer left out",
-		len(history), outcomes, r.hist.lost, r.hist.lost-r.hist.dropped, r.hist.dropped, r.hist.replayed, r.hist.unknown, resolved, r.hist.droppedReads)
-
-	model := linModel(limit)
-	began := time.Now()
-	res, info := porcupine.CheckOperationsVerbose(model, history, 30*time.Second)
-	t.Logf("porcupine: %s in %s", res, time.Since(began).Round(time.Millisecond))
-	if res != porcupine.Ok {
-		info.AddAnnotations(annotations)
-		path := filepath.Join(linArtifactsDir(t), fmt.Sprintf("linearizability-%s.html", time.Now().Format("20060102-150405")))
-		require.NoError(t, porcupine.VisualizePath(model, info, path))
-		t.Fatalf("the history is not linearizable (porcupine: %s); its visualisation: %s", res, path)
-	}
+	r.finish(limit, annotations)
 
 	e.srv.stop(t)
 	checked := e.cli("check")

@@ -7,13 +7,14 @@
 // Only tests import this package: it links the etcd server, which the promo
 // binary must not.
 //
-// It is one file of a little over 400 lines on purpose: starting, stopping,
+// It is one file of about 500 lines on purpose: starting, stopping,
 // killing and restarting members, and the TLS material for them, share the
 // member type and its ports, and a reader of a fault test wants them in one
 // place.
 package etcdtest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -30,6 +31,9 @@ import (
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // Options configure a cluster. The zero value is a 3-member cluster with
@@ -80,6 +84,7 @@ type member struct {
 	peerURL, cliURL url.URL
 	initialCluster  string
 	etcd            *embed.Etcd   // nil when stopped
+	gate            *rpcGate      // the client RPCs of the server last launched
 	closed          chan struct{} // closed once the last stop has released the ports
 	quiet           atomic.Bool   // the member is stopping: its errors are expected
 	op              sync.Mutex    // held by a stop or restart of the member
@@ -200,6 +205,10 @@ func (c *Cluster) launch(m *member) (*embed.Etcd, error) {
 	cfg.ClusterState = embed.ClusterStateFlagNew // ignored once the member has data
 	cfg.UnsafeNoFsync = !c.opts.Fsync
 	cfg.EnableGRPCGateway = false
+	m.gate = newRPCGate()
+	cfg.GRPCAdditionalServerOptions = []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(m.gate.unary), grpc.ChainStreamInterceptor(m.gate.stream),
+	}
 	cfg.Metrics = "basic"
 	if c.opts.MaxTxnOps > 0 {
 		cfg.MaxTxnOps = c.opts.MaxTxnOps
@@ -293,8 +302,10 @@ func (c *Cluster) TLS() *TLSFiles { return c.tls }
 func (c *Cluster) Stop(i int) { c.stop(i, false) }
 
 // HardStop stops member i at once, as a crash would: no leadership
-// transfer, requests under way fail. Its data stays for Restart, which
-// waits for its ports to be released.
+// transfer, requests under way fail (their clients see them cancelled,
+// and may not know whether a write took effect), and new ones are refused
+// as unavailable until the member's listeners close. Its data stays for
+// Restart, which waits for its ports to be released.
 func (c *Cluster) HardStop(i int) { c.stop(i, true) }
 
 func (c *Cluster) stop(i int, hard bool) {
@@ -303,7 +314,7 @@ func (c *Cluster) stop(i int, hard bool) {
 	closed := make(chan struct{})
 	c.mu.Lock()
 	m := c.members[i]
-	e := m.etcd
+	e, gate := m.etcd, m.gate
 	if e != nil {
 		m.etcd, m.closed = nil, closed
 	}
@@ -317,8 +328,10 @@ func (c *Cluster) stop(i int, hard bool) {
 		close(closed)
 		return
 	}
-	// The server stops now; closing its listeners waits up to a second for
-	// the other members' connections, so that goes on in the background.
+	// The server stops now, once the client RPCs under way have returned;
+	// closing its listeners waits up to a second for the other members'
+	// connections, so that goes on in the background.
+	gate.close()
 	e.Server.HardStop()
 	go func() {
 		e.Close()
@@ -412,6 +425,83 @@ func (c *Cluster) Close() {
 		c.wait(i)
 	}
 }
+
+// rpcGate cuts a member's client RPCs off before HardStop stops its
+// server. A server stopped under an RPC still being served would let it
+// read the closed backend and panic the whole test process (a serializable
+// Range does: etcd-io/etcd#14256), where a crashed etcd process would just
+// be gone. Once closed, the gate refuses new RPCs as unavailable, cancels
+// the contexts of those under way (each returns at once: those waiting for
+// raft see their context end, the others only read), and waits for them.
+type rpcGate struct {
+	mu      sync.Mutex
+	closed  bool
+	stop    context.Context // done once closed
+	cancel  context.CancelFunc
+	running sync.WaitGroup
+}
+
+func newRPCGate() *rpcGate {
+	stop, cancel := context.WithCancel(context.Background())
+	return &rpcGate{stop: stop, cancel: cancel}
+}
+
+var errMemberStopped = status.Error(codes.Unavailable, "etcdtest: the member was stopped")
+
+// enter admits an RPC with context ctx: it returns the context to serve it
+// with, which ends when the gate closes, and the func to call once it
+// returns; ok is false once the gate is closed.
+func (g *rpcGate) enter(ctx context.Context) (_ context.Context, done func(), ok bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return nil, nil, false
+	}
+	g.running.Add(1)
+	ctx, cancel := context.WithCancel(ctx)
+	unhook := context.AfterFunc(g.stop, cancel)
+	return ctx, func() {
+		unhook()
+		cancel()
+		g.running.Done()
+	}, true
+}
+
+// close refuses new RPCs, cancels the ones under way and returns once they
+// have returned.
+func (g *rpcGate) close() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+	g.cancel()
+	g.running.Wait()
+}
+
+func (g *rpcGate) unary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	ctx, done, ok := g.enter(ctx)
+	if !ok {
+		return nil, errMemberStopped
+	}
+	defer done()
+	return handler(ctx, req)
+}
+
+func (g *rpcGate) stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	ctx, done, ok := g.enter(ss.Context())
+	if !ok {
+		return errMemberStopped
+	}
+	defer done()
+	return handler(srv, gatedStream{ServerStream: ss, ctx: ctx})
+}
+
+// gatedStream is a stream served with the gate's context.
+type gatedStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s gatedStream) Context() context.Context { return s.ctx }
 
 // quietCore drops a member's log entries once it is stopping, when its
 // listeners report errors that are expected.
