@@ -228,7 +228,12 @@ func (t *tx) validate() (*clientv3.TxnResponse, error) {
 	if rs.bytes+rs.refBytes > t.e.opts.MaxBytes {
 		return nil, fmt.Errorf("etcdkv: the update checks about %d bytes of reads: %w", rs.bytes+rs.refBytes, kv.ErrTooLarge)
 	}
-	resp, err := t.e.cli.Txn(t.ctx).If(rs.cmps...).Else(rs.refresh...).Commit()
+	// etcd serves a Txn whose operations are all serializable Gets (none
+	// at all, for an update that only scanned) from the member's own
+	// state, however far behind: one linearizable Get, in either branch,
+	// makes it check with the leader first.
+	linearizable := clientv3.OpGet(t.e.opts.Prefix, clientv3.WithCountOnly())
+	resp, err := t.e.cli.Txn(t.ctx).If(rs.cmps...).Then(linearizable).Else(rs.refresh...).Commit()
 	if err != nil {
 		return nil, t.e.readError(t.ctx, err)
 	}
