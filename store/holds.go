@@ -73,8 +73,11 @@ func parseHoldName(s string) (uint64, bool) {
 }
 
 func codeHoldKey(key []byte, id uint64) []byte {
-	return binary.BigEndian.AppendUint64(append(append([]byte(nil), key...), 0), id)
+	return binary.BigEndian.AppendUint64(codeHoldPrefix(key), id)
 }
+
+// codeHoldPrefix starts the code_holds keys of a code.
+func codeHoldPrefix(key []byte) []byte { return append(append([]byte(nil), key...), 0) }
 
 func campHoldKey(num uint32, id uint64) []byte {
 	return binary.BigEndian.AppendUint64(u32(num), id)
@@ -90,7 +93,7 @@ type liveHold struct {
 // codeHolds returns the code's live holds at now.
 func codeHolds(tx kv.Tx, key []byte, now time.Time) []liveHold {
 	var out []liveHold
-	pfx := append(append([]byte(nil), key...), 0)
+	pfx := codeHoldPrefix(key)
 	ms := now.UnixMilli()
 	tx.Scan(bucketCodeHolds, kv.Prefix(pfx), func(k, v []byte) bool {
 		if len(k) != len(pfx)+8 || len(v) < 8 {

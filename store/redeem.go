@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"promo/gen"
 	"promo/store/kv"
 )
 
@@ -216,7 +217,7 @@ func (s *Store) Redeem(ctx context.Context, req RedeemRequest) (Redemption, erro
 		}
 	}
 	var out Redemption
-	err := s.update(ctx, func(tx *wtx) error {
+	err := s.updateReading(ctx, s.redeemReads(req), func(tx *wtx) error {
 		out = Redemption{}
 		if done, err := idemReplay(tx, req.Idempotency, &out); done {
 			return err
@@ -232,6 +233,24 @@ func (s *Store) Redeem(ctx context.Context, req RedeemRequest) (Redemption, erro
 		return idemSave(tx, s.now(), req.Idempotency, &out, err)
 	})
 	return out, err
+}
+
+// redeemReads are the keys of its own a redemption reads: its idempotency
+// record, its code and the code's holds. Only etcd's reads are round trips
+// worth saving.
+func (s *Store) redeemReads(req RedeemRequest) []kv.Key {
+	if s.cl == nil {
+		return nil
+	}
+	var keys []kv.Key
+	if req.Idempotency != nil {
+		keys = append(keys, kv.Key{Bucket: bucketIdem, Key: req.Idempotency.dbKey()})
+	}
+	if key, err := gen.Normalize(req.Code); err == nil {
+		keys = append(keys, kv.Key{Bucket: bucketCodes, Key: []byte(key)},
+			kv.Key{Bucket: bucketCodeHolds, Key: codeHoldPrefix([]byte(key)), Prefix: true})
+	}
+	return keys
 }
 
 func (s *Store) redeemTx(tx *wtx, req *RedeemRequest, sc screened, out *Redemption) error {

@@ -41,10 +41,11 @@ func (tx *wtx) nextSeq(name string) uint64 {
 
 // op is one write operation waiting for the writer goroutine.
 type op struct {
-	fn   func(tx *wtx) error
-	bulk bool // a large transaction, run alone (kv.Bulk)
-	err  error
-	done chan struct{}
+	fn    func(tx *wtx) error
+	reads []kv.Key // keys fn will read, fetched together where reads are round trips
+	bulk  bool     // a large transaction, run alone (kv.Bulk)
+	err   error
+	done  chan struct{}
 }
 
 // update runs fn in a write transaction, possibly shared with other
@@ -52,6 +53,12 @@ type op struct {
 // fn must return a rule error (see isRuleError) only before it writes.
 func (s *Store) update(ctx context.Context, fn func(tx *wtx) error) error {
 	return s.submit(ctx, &op{fn: fn, done: make(chan struct{})})
+}
+
+// updateReading is update for an fn that reads the keys reads (a hint:
+// see kv.Prefetcher).
+func (s *Store) updateReading(ctx context.Context, reads []kv.Key, fn func(tx *wtx) error) error {
+	return s.submit(ctx, &op{fn: fn, reads: reads, done: make(chan struct{})})
 }
 
 // bulkUpdate runs fn alone in a large transaction, through the engine's
@@ -186,6 +193,15 @@ func (s *Store) commit(batch []*op) {
 	tx := &wtx{}
 	run := func(t kv.RwTx) error {
 		*tx = wtx{RwTx: t}
+		if p, ok := t.(kv.Prefetcher); ok {
+			var keys []kv.Key
+			for _, o := range batch {
+				keys = append(keys, o.reads...)
+			}
+			if len(keys) > 0 {
+				p.Prefetch(keys)
+			}
+		}
 		for i, o := range batch {
 			o.err = safeCall(o.fn, tx)
 			if o.err != nil && !isRuleError(o.err) {

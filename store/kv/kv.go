@@ -149,6 +149,23 @@ type Limiter interface {
 	Limits() Limits
 }
 
+// Key names one key of a bucket, or with Prefix every key of the bucket
+// that starts with Key.
+type Key struct {
+	Bucket Bucket
+	Key    []byte
+	Prefix bool
+}
+
+// Prefetcher is implemented by the RwTx of engines whose reads are round
+// trips (etcd): Prefetch fetches the keys a transaction is about to Get
+// (and the prefixes it is about to Scan with Prefix(Key)) in one round
+// trip. It is a hint: what Get returns is the same with or
+// without it, and a failed prefetch only leaves the Gets to fetch.
+type Prefetcher interface {
+	Prefetch(keys []Key)
+}
+
 // Bulk is implemented by engines with a faster path for very large
 // transactions (bulk generation and import). BulkUpdate has Update's
 // guarantees.

@@ -172,6 +172,8 @@ var (
 	_ kv.Engine  = (*Engine)(nil)
 	_ kv.Limiter = (*Engine)(nil)
 	_ kv.Stater  = (*Engine)(nil)
+
+	_ kv.Prefetcher = (*tx)(nil)
 )
 
 // minVersion is the oldest etcd the engine runs on.

@@ -615,3 +615,32 @@ func TestOpen_TLS(t *testing.T) {
 	})
 	require.Error(t, err, "the cluster asks for a client certificate")
 }
+
+// Prefetched keys and prefixes read as they would without it, merge with
+// the transaction's writes, and are checked at commit like any read: a
+// change by another engine after the prefetch runs fn again.
+func TestEngine_Update_PrefetchReadsAsWithout(t *testing.T) {
+	prefix := freshPrefix(t)
+	a := open(t, shared, etcdkv.Options{Prefix: prefix, OptimisticReads: true})
+	b := open(t, shared, etcdkv.Options{Prefix: prefix, OptimisticReads: true})
+	for _, k := range []string{"c1", "h/c1\x00a", "h/c1\x00b", "h/c2\x00a"} {
+		kvtest.Put(t, b, "p", k, "v-"+k)
+	}
+	hints := []kv.Key{{Bucket: "p", Key: []byte("c1")}, {Bucket: "p", Key: []byte("absent")},
+		{Bucket: "p", Key: []byte("h/c1\x00"), Prefix: true}}
+	runs := 0
+	var got []string
+	require.NoError(t, a.Update(func(tx kv.RwTx) error {
+		runs++
+		tx.(kv.Prefetcher).Prefetch(hints)
+		if runs == 1 {
+			kvtest.Put(t, b, "p", "h/c1\x00c", "v-new") // after the prefetch: a's commit fails
+		}
+		tx.Put("p", []byte("h/c1\x00aa"), []byte("mine"))
+		got = []string{string(tx.Get("p", []byte("c1"))), fmt.Sprint(tx.Get("p", []byte("absent")) == nil)}
+		got = append(got, keys(t, tx, "p", kv.Prefix([]byte("h/c1\x00")))...)
+		return nil
+	}))
+	require.Equal(t, 2, runs, "a key put in the prefetched prefix fails the commit")
+	require.Equal(t, []string{"v-c1", "true", "h/c1\x00a", "h/c1\x00aa", "h/c1\x00b", "h/c1\x00c"}, got)
+}

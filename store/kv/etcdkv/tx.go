@@ -25,11 +25,13 @@ type tx struct {
 	// been current during the transaction (a linearizable read, or a Txn's
 	// answer, fixed it).
 	optimistic, fresh bool
+	cached            bool // optimistic reads may come from the engine's cache
 
 	writes   *writeSet
-	reads    map[string]read // keys got from the snapshot: the read set
-	spans    []span          // parts of ranges scanned
-	prefetch map[string]read // values at rev brought back by the last failed commit
+	reads    map[string]read             // keys got from the snapshot: the read set
+	spans    []span                      // parts of ranges scanned
+	prefetch map[string]read             // values at rev: brought back by the last failed commit, or prefetched
+	scans    map[span][]*mvccpb.KeyValue // whole ranges at rev, prefetched
 }
 
 // read is what the snapshot holds at a key.
@@ -127,7 +129,7 @@ func (t *tx) Get(b kv.Bucket, key []byte) []byte {
 			t.reads[ek] = r
 			return r.value
 		}
-		if t.optimistic {
+		if t.cached {
 			if r, ok := t.e.cache.get(ek); ok {
 				// Not read at the snapshot: an answer that rests on it is
 				// checked before it is believed, as any optimistic read's.
@@ -149,6 +151,96 @@ func (t *tx) Get(b kv.Bucket, key []byte) []byte {
 		t.reads[ek] = r
 	}
 	return r.value
+}
+
+// Prefetch gets the keys and prefixes the transaction has not read yet
+// in Txns of at most MaxOps Gets, at the snapshot (fixing it when none is
+// yet), so that an update's Gets and Scans of them take no round trip of
+// their own.
+func (t *tx) Prefetch(keys []kv.Key) {
+	if t.err != nil || t.reads == nil {
+		return
+	}
+	want := make([]span, 0, len(keys)) // end "" for a key
+	seen := make(map[span]bool, len(keys))
+	for _, k := range keys {
+		bp := t.e.bucketPrefix(k.Bucket)
+		s := span{start: bp + string(k.Key)}
+		if k.Prefix {
+			s.end = t.scanEnd(bp, kv.PrefixEnd(k.Key))
+		}
+		_, written := t.writes.get(s.start)
+		_, read := t.reads[s.start]
+		_, fetched := t.prefetch[s.start]
+		_, scanned := t.scans[s]
+		if !seen[s] && (k.Prefix && !scanned || !k.Prefix && !written && !read && !fetched) {
+			want = append(want, s)
+		}
+		seen[s] = true
+	}
+	for len(want) > 0 {
+		n := min(len(want), t.e.opts.MaxOps)
+		if !t.getMany(want[:n]) {
+			return // a hint only: the reads fetch, and report a failure
+		}
+		want = want[n:]
+	}
+}
+
+// scanEnd is the etcd key after a Scan's range in the bucket with prefix
+// bp: bp+end, or the bucket's end when end is nil.
+func (t *tx) scanEnd(bp string, end []byte) string {
+	if end == nil {
+		return string(kv.PrefixEnd([]byte(bp)))
+	}
+	return bp + string(end)
+}
+
+// getMany reads keys and ranges at the snapshot in one Txn, into
+// t.prefetch and t.scans.
+func (t *tx) getMany(spans []span) bool {
+	var opts []clientv3.OpOption
+	if t.rev != 0 {
+		opts = append(opts, clientv3.WithRev(t.rev), clientv3.WithSerializable())
+	} else if t.optimistic {
+		opts = append(opts, clientv3.WithSerializable())
+	}
+	ops := make([]clientv3.Op, len(spans))
+	for i, s := range spans {
+		if s.end == "" {
+			ops[i] = clientv3.OpGet(s.start, opts...)
+		} else {
+			ops[i] = clientv3.OpGet(s.start, append(opts, clientv3.WithRange(s.end), clientv3.WithLimit(minPage))...)
+		}
+	}
+	resp, err := t.e.cli.Txn(t.ctx).Then(ops...).Commit()
+	if err != nil || len(resp.Responses) != len(spans) {
+		return false
+	}
+	if t.rev == 0 {
+		t.rev, t.fresh = resp.Header.Revision, !t.optimistic
+	}
+	if t.prefetch == nil {
+		t.prefetch = make(map[string]read)
+	}
+	if t.scans == nil {
+		t.scans = make(map[span][]*mvccpb.KeyValue)
+	}
+	for i, op := range resp.Responses {
+		rr := op.GetResponseRange()
+		switch s := spans[i]; {
+		case rr == nil:
+		case s.end != "":
+			if !rr.More { // a range of more than a page is left to Scan
+				t.scans[s] = rr.Kvs
+			}
+		case len(rr.Kvs) > 0:
+			t.prefetch[s.start] = read{mod: rr.Kvs[0].ModRevision, value: value(rr.Kvs[0])}
+		default:
+			t.prefetch[s.start] = read{}
+		}
+	}
+	return true
 }
 
 // Pages of a Scan start small, for the Scans that want a key or two, and
@@ -248,14 +340,14 @@ func (t *tx) Scan(b kv.Bucket, r kv.Range, fn func(k, v []byte) bool) {
 		return
 	}
 	bp := t.e.bucketPrefix(b)
-	lo, hi := bp+string(r.Start), string(kv.PrefixEnd([]byte(bp)))
-	if r.End != nil {
-		hi = bp + string(r.End)
-	}
+	lo, hi := bp+string(r.Start), t.scanEnd(bp, r.End)
 	if lo >= hi {
 		return
 	}
 	p := &pager{t: t, lo: lo, hi: hi, reverse: r.Reverse, page: minPage, more: true}
+	if kvs, ok := t.scans[span{lo, hi}]; ok && !r.Reverse {
+		p.buf, p.more = kvs, false
+	}
 	// before reports whether key a comes before key b in the Scan's order.
 	before := func(a, b string) bool { return a < b }
 	nextWrite := func(after string) (write, bool) { return t.writes.ceil(after, hi) }

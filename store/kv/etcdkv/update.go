@@ -53,6 +53,9 @@ func (e *Engine) Update(fn func(kv.RwTx) error) error {
 			rev: rev, prefetch: prefetch, fresh: rev != 0,
 			optimistic: e.opts.OptimisticReads && !linear,
 		}
+		// After a backoff the cache is as stale as the snapshot was: read
+		// afresh.
+		t.cached = t.optimistic && (attempt == 0 || immediate)
 		err := fn(t)
 		if t.err != nil {
 			err = t.err
@@ -97,11 +100,11 @@ func (e *Engine) Update(fn func(kv.RwTx) error) error {
 			// a random while and read afresh.
 			conflicts++
 			lastErr = errConflict
+			if t.optimistic {
+				e.cache.contended(changed(t, res))
+			}
 			if immediate = conflicts <= immediateRetries; immediate {
 				rev, prefetch = res.Header.Revision, refreshed(t, res)
-				if t.optimistic {
-					e.cache.put(prefetch)
-				}
 			} else {
 				rev, prefetch, conflicts = 0, nil, 0
 			}
@@ -261,6 +264,19 @@ func (t *tx) remember(rev int64) {
 		})
 	}
 	t.e.cache.put(known)
+}
+
+// changed returns the keys t got whose ModRevision a failed commit found
+// changed (all of them when the commit brought no values back).
+func changed(t *tx, resp *clientv3.TxnResponse) []string {
+	now := refreshed(t, resp)
+	var out []string
+	for k, r := range t.reads {
+		if cur, ok := now[k]; !ok || cur.mod != r.mod {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // refreshed returns the values a failed commit brought back, at its
