@@ -14,9 +14,9 @@ import (
 // from the cache is never believed unchecked.
 //
 // A key that failed a commit so is contended: for a while it is neither
-// cached nor served, and each update reads it from etcd, since a cached
-// value of it would be stale more often than not and cost a failed commit
-// every time.
+// cached nor served, since a cached value of it would be stale more often
+// than not and cost a failed commit every time; an update that prefetches
+// reads the contended keys in the same round trip.
 //
 // It holds two generations of at most cacheKeys keys each: when the newer
 // fills, the older is dropped, so memory stays bounded whatever the keys.
@@ -59,6 +59,22 @@ func (c *readCache) put(reads map[string]read) {
 		}
 		c.cur[k] = r
 	}
+}
+
+// hotKeys returns up to n of the keys contended now.
+func (c *readCache) hotKeys(n int) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	var out []string
+	for k, until := range c.hot {
+		if !now.Before(until) {
+			delete(c.hot, k)
+		} else if len(out) < n {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // contended drops keys another client changed under a commit and keeps

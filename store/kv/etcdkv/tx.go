@@ -153,10 +153,10 @@ func (t *tx) Get(b kv.Bucket, key []byte) []byte {
 	return r.value
 }
 
-// Prefetch gets the keys and prefixes the transaction has not read yet
-// in Txns of at most MaxOps Gets, at the snapshot (fixing it when none is
-// yet), so that an update's Gets and Scans of them take no round trip of
-// their own.
+// Prefetch gets the keys and prefixes the transaction has not read yet,
+// and the keys the cache holds out as contended, in Txns of at most MaxOps
+// Gets, at the snapshot (fixing it when none is yet), so that an update's
+// Gets and Scans of them take no round trip of their own.
 func (t *tx) Prefetch(keys []kv.Key) {
 	if t.err != nil || t.reads == nil {
 		return
@@ -177,6 +177,19 @@ func (t *tx) Prefetch(keys []kv.Key) {
 			want = append(want, s)
 		}
 		seen[s] = true
+	}
+	if t.cached {
+		// Keys other clients keep changing (two nodes' counters): read
+		// afresh, with the rest.
+		for _, k := range t.e.cache.hotKeys(t.e.opts.MaxOps / 2) {
+			_, written := t.writes.get(k)
+			_, read := t.reads[k]
+			_, fetched := t.prefetch[k]
+			if s := (span{start: k}); !seen[s] && !written && !read && !fetched {
+				want = append(want, s)
+				seen[s] = true
+			}
+		}
 	}
 	for len(want) > 0 {
 		n := min(len(want), t.e.opts.MaxOps)

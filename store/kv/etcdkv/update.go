@@ -100,11 +100,12 @@ func (e *Engine) Update(fn func(kv.RwTx) error) error {
 			// a random while and read afresh.
 			conflicts++
 			lastErr = errConflict
+			now := refreshed(t, res)
 			if t.optimistic {
-				e.cache.contended(changed(t, res))
+				e.cache.contended(changed(t, now))
 			}
 			if immediate = conflicts <= immediateRetries; immediate {
-				rev, prefetch = res.Header.Revision, refreshed(t, res)
+				rev, prefetch = res.Header.Revision, now
 			} else {
 				rev, prefetch, conflicts = 0, nil, 0
 			}
@@ -266,10 +267,9 @@ func (t *tx) remember(rev int64) {
 	t.e.cache.put(known)
 }
 
-// changed returns the keys t got whose ModRevision a failed commit found
-// changed (all of them when the commit brought no values back).
-func changed(t *tx, resp *clientv3.TxnResponse) []string {
-	now := refreshed(t, resp)
+// changed returns the keys t got whose ModRevision differs in now, what a
+// failed commit brought back (all of them when it brought nothing).
+func changed(t *tx, now map[string]read) []string {
 	var out []string
 	for k, r := range t.reads {
 		if cur, ok := now[k]; !ok || cur.mod != r.mod {
