@@ -78,8 +78,9 @@ type Dispatcher struct {
 	log    *slog.Logger
 
 	mu      sync.Mutex
-	busy    map[string]bool      // webhooks a worker is serving
-	retryAt map[string]time.Time // after a failure, not before
+	busy    map[string]bool          // webhooks a worker is serving
+	retryAt map[string]time.Time     // after a failure, not before
+	latest  map[string]store.Webhook // each webhook as its worker last recorded it
 }
 
 // New returns a dispatcher over st.
@@ -109,7 +110,7 @@ func New(st Store, opts Options) *Dispatcher {
 		// A redirect is not a delivery: the receiver must answer 2xx itself.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	return &Dispatcher{st: st, opts: opts, client: client, log: opts.Logger,
-		busy: map[string]bool{}, retryAt: map[string]time.Time{}}
+		busy: map[string]bool{}, retryAt: map[string]time.Time{}, latest: map[string]store.Webhook{}}
 }
 
 // Run delivers until ctx ends, then waits for attempts in flight.
@@ -158,6 +159,12 @@ func (d *Dispatcher) schedule(ctx context.Context, last uint64, sem chan struct{
 	now := d.opts.Now()
 	for _, w := range targets {
 		d.mu.Lock()
+		// The list may have been read before a worker that finished since
+		// moved the webhook's place: start from the newer place, or that
+		// worker's events go out twice.
+		if l, ok := d.latest[w.ID]; ok && l.Delivered > w.Delivered {
+			w.Webhook = l
+		}
 		ready := !d.busy[w.ID] && !now.Before(d.retryAt[w.ID]) && w.Delivered < last
 		if ready {
 			d.busy[w.ID] = true
@@ -179,6 +186,14 @@ func (d *Dispatcher) schedule(ctx context.Context, last uint64, sem chan struct{
 			d.done(w.ID, d.serve(ctx, w))
 		}()
 	}
+}
+
+// recorded keeps what a worker recorded of its webhook, for schedule.
+func (d *Dispatcher) recorded(w store.Webhook) store.Webhook {
+	d.mu.Lock()
+	d.latest[w.ID] = w
+	d.mu.Unlock()
+	return w
 }
 
 func (d *Dispatcher) done(id string, retryAt time.Time) {
@@ -221,7 +236,7 @@ func (d *Dispatcher) serve(ctx context.Context, w store.WebhookTarget) time.Time
 				d.log.Warn("webhooks: recording a delivery", "webhook", w.ID, "err", err)
 				return d.opts.Now().Add(d.opts.Poll)
 			}
-			w.Webhook = hook
+			w.Webhook = d.recorded(hook)
 			if !del.OK {
 				if hook.Disabled {
 					d.log.Warn("webhooks: disabled after failing too long", "webhook", w.ID, "url", w.URL)
@@ -235,7 +250,7 @@ func (d *Dispatcher) serve(ctx context.Context, w store.WebhookTarget) time.Time
 			if err != nil {
 				return d.opts.Now().Add(d.opts.Poll)
 			}
-			w.Webhook = hook
+			w.Webhook = d.recorded(hook)
 		}
 	}
 	return time.Time{}

@@ -353,3 +353,34 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.b.String()
 }
+
+// staleTargets answers the webhook list as it was on the first call, as a
+// read taken just before a worker recorded its progress would.
+type staleTargets struct {
+	*store.Store
+	once    sync.Once
+	targets []store.WebhookTarget
+}
+
+func (s *staleTargets) WebhookTargets() ([]store.WebhookTarget, error) {
+	var err error
+	s.once.Do(func() { s.targets, err = s.Store.WebhookTargets() })
+	return s.targets, err
+}
+
+// A list read before a worker moved the webhook's place never sends that
+// worker's events again.
+func TestDispatcher_StaleListDoesNotDeliverTwice(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "promo.db"))
+	defer s.Close()
+	rcv := newReceiver(t, nil)
+	_, _, err := s.CreateWebhook(ctx, store.WebhookSpec{URL: rcv.srv.URL, Events: []string{store.EventCodeRedeemed}})
+	require.NoError(t, err)
+	work(t, s, "c", 5)
+	stop := run(t, &staleTargets{Store: s}, Options{})
+	require.Eventually(t, func() bool { seqs, _ := rcv.got(); return len(seqs) >= 5 }, 10*time.Second, 10*time.Millisecond)
+	time.Sleep(200 * time.Millisecond) // ten polls on the stale list
+	stop()
+	seqs, _ := rcv.got()
+	require.Len(t, seqs, 5, "each event once: %v", seqs)
+}
