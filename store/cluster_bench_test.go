@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -96,8 +95,8 @@ func benchmarkClusterRedeem(b *testing.B, nodes, callers int) {
 	b.ResetTimer()
 	for i := range chunks {
 		n := b.N*(i+1)/chunks - b.N*i/chunks
-		promoTime += callConcurrently(b, callers, n, redeem)
-		bareTime += callConcurrently(b, callers, n, bare)
+		promoTime += etcdtest.Concurrently(b, callers, n, redeem)
+		bareTime += etcdtest.Concurrently(b, callers, n, bare)
 	}
 	b.StopTimer()
 	commits, ops := writerTotals(stores)
@@ -120,31 +119,6 @@ func writerTotals(stores []*Store) (commits, ops int64) {
 		commits, ops = commits+w.Commits, ops+w.Operations
 	}
 	return commits, ops
-}
-
-// callConcurrently calls op n times from callers goroutines (op gets the
-// caller's number) and returns the time it took; the first error fails b.
-func callConcurrently(b *testing.B, callers, n int, op func(caller int) error) time.Duration {
-	var next atomic.Int64
-	var failed atomic.Value
-	var wg sync.WaitGroup
-	start := time.Now()
-	for g := range callers {
-		wg.Go(func() {
-			for next.Add(1) <= int64(n) {
-				if err := op(g); err != nil {
-					failed.Store(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	took := time.Since(start)
-	if err, ok := failed.Load().(error); ok {
-		b.Fatal(err)
-	}
-	return took
 }
 
 // BenchmarkCluster_Generate generates -cluster.codes codes into a cluster

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -97,8 +96,8 @@ func benchmarkUpdate(b *testing.B, optimistic bool, callers int) {
 	b.ResetTimer()
 	for i := 0; i < chunks; i++ {
 		n := b.N*(i+1)/chunks - b.N*i/chunks
-		engineTime += runConcurrently(b, callers, n, update)
-		bareTime += runConcurrently(b, callers, n, bare)
+		engineTime += etcdtest.Concurrently(b, callers, n, func(int) error { return update() })
+		bareTime += etcdtest.Concurrently(b, callers, n, func(int) error { return bare() })
 	}
 	engineRate := float64(b.N) / engineTime.Seconds()
 	bareRate := float64(b.N) / bareTime.Seconds()
@@ -106,31 +105,4 @@ func benchmarkUpdate(b *testing.B, optimistic bool, callers int) {
 	b.ReportMetric(bareRate, "bare-txns/s")
 	b.ReportMetric(engineRate/bareRate, "ratio")
 	b.ReportMetric(0, "ns/op") // the two rates say it; one op is two
-}
-
-// runConcurrently calls op n times from callers goroutines and returns the
-// time it took.
-func runConcurrently(b *testing.B, callers, n int, op func() error) time.Duration {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	var failed atomic.Value
-	start := time.Now()
-	for g := 0; g < callers; g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for next.Add(1) <= int64(n) {
-				if err := op(); err != nil {
-					failed.Store(err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	took := time.Since(start)
-	if err, ok := failed.Load().(error); ok {
-		b.Fatal(err)
-	}
-	return took
 }

@@ -520,3 +520,29 @@ func (q quietCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.Che
 func (q quietCore) With(fields []zapcore.Field) zapcore.Core {
 	return quietCore{Core: q.Core.With(fields), quiet: q.quiet}
 }
+
+// Concurrently calls op n times from callers goroutines (op gets its
+// caller's number) and returns the time it took, for benchmarks that set
+// a store beside a bare client on one cluster; the first error fails tb.
+func Concurrently(tb testing.TB, callers, n int, op func(caller int) error) time.Duration {
+	var next atomic.Int64
+	var failed atomic.Value
+	var wg sync.WaitGroup
+	start := time.Now()
+	for g := range callers {
+		wg.Go(func() {
+			for next.Add(1) <= int64(n) {
+				if err := op(g); err != nil {
+					failed.Store(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	took := time.Since(start)
+	if err, ok := failed.Load().(error); ok {
+		tb.Fatal(err)
+	}
+	return took
+}
