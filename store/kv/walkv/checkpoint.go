@@ -56,6 +56,9 @@ func (d *DB) checkpoint(haveWriteMu bool) error {
 		d.acked, d.ackedOps, d.ackedBytes, d.snap = newTree(), 0, 0, nil
 	}
 	frozen, lsn := d.frozen, d.frozenLSN
+	if frozen != nil {
+		d.applying.Add(1) // before the file can show frozen: see View
+	}
 	d.mu.Unlock()
 	if !haveWriteMu {
 		d.writeMu.Unlock()

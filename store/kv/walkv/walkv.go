@@ -96,6 +96,10 @@ type DB struct {
 
 	applied     atomic.Uint64
 	checkpoints atomic.Int64
+	// applying counts the checkpoints that began applying a tree to the
+	// file (changed under mu): a View whose file transaction began after
+	// one that its layers did not hold runs again (View).
+	applying atomic.Int64
 	pendingHigh atomic.Int64
 }
 
@@ -171,9 +175,10 @@ func (d *DB) Log() *wal.Log { return d.log }
 
 // layers returns what readers read over the file, newest first: the
 // synced recent batches, acked, frozen.
-func (d *DB) layers() []*tree {
+func (d *DB) layers() ([]*tree, int64) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	gen := d.applying.Load()
 	synced := d.log.Synced()
 	var out []*tree
 	for i := len(d.recent) - 1; i >= 0; i-- {
@@ -190,23 +195,37 @@ func (d *DB) layers() []*tree {
 	if d.frozen != nil {
 		out = append(out, d.frozen)
 	}
-	return out
+	return out, gen
 }
 
 // View runs fn over a snapshot: the acknowledged writes held in memory over
 // a read transaction of the file. The layers are taken before the file's
 // transaction begins, and a checkpoint drops its layer only after the file
-// commits, so the two always agree.
+// commits, so the file holds nothing older than the layers. It must not
+// hold anything newer either: a checkpoint that froze writes made after
+// the layers were taken, and committed them before the file's transaction
+// began, would show a key the layers lack at its newer value beside the
+// layers' older ones. Such a View starts again, with new layers.
 func (d *DB) View(fn func(kv.Tx) error) error {
-	layers := d.layers()
-	return d.base.View(func(btx kv.Tx) error {
-		v := &view{layers: layers, base: btx}
-		err := fn(v)
-		if e := v.Err(); e != nil {
-			return e
+	for {
+		layers, gen := d.layers()
+		again := false
+		err := d.base.View(func(btx kv.Tx) error {
+			if d.applying.Load() != gen {
+				again = true // a checkpoint began since the layers were taken
+				return nil
+			}
+			v := &view{layers: layers, base: btx}
+			err := fn(v)
+			if e := v.Err(); e != nil {
+				return e
+			}
+			return err
+		})
+		if !again {
+			return err
 		}
-		return err
-	})
+	}
 }
 
 // fatal stops the engine's writes for good after a failed fdatasync, and

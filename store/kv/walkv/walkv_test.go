@@ -1,6 +1,7 @@
 package walkv
 
 import (
+	"encoding/binary"
 	"bytes"
 	"errors"
 	"fmt"
@@ -355,4 +356,58 @@ func TestDB_UpdateAsync_Pipelines(t *testing.T) {
 	require.NoError(t, wait4())
 	require.Equal(t, "3", get(t, d, "c"), "waiting on a read-only update synced the write it read")
 	require.NoError(t, wait3())
+}
+
+// A View is one state: never an old value from memory beside a newer one
+// that a checkpoint put in the file after the View took its layers. Each
+// update i writes seq=i and k(i%2)=i, so a View that reads seq=s must read
+// k(s%2)=s and k((s+1)%2)=s-1.
+func TestDB_View_NeverAheadOfItsLayers(t *testing.T) {
+	d := openAt(t, t.TempDir(), Options{Interval: time.Millisecond, MaxOps: 1})
+	defer d.Close()
+	key := func(i uint64) []byte { return []byte{'k', byte(i % 2)} }
+	num := func(v []byte) uint64 {
+		if len(v) != 8 {
+			return 0
+		}
+		return binary.BigEndian.Uint64(v)
+	}
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		for i := uint64(1); ; i++ {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			v := binary.BigEndian.AppendUint64(nil, i)
+			if err := d.Update(func(tx kv.RwTx) error {
+				tx.Put("b", []byte("seq"), v)
+				tx.Put("b", key(i), v)
+				return nil
+			}); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	deadline := time.Now().Add(2 * time.Second)
+	views := 0
+	for time.Now().Before(deadline) {
+		require.NoError(t, d.View(func(tx kv.Tx) error {
+			s := num(tx.Get("b", []byte("seq")))
+			if s < 2 {
+				return nil
+			}
+			views++
+			require.Equal(t, s, num(tx.Get("b", key(s))), "k(seq%%2) at seq %d", s)
+			require.Equal(t, s-1, num(tx.Get("b", key(s+1))), "k((seq+1)%%2) at seq %d", s)
+			return nil
+		}))
+	}
+	close(stop)
+	require.NoError(t, <-done)
+	require.Greater(t, views, 100)
 }
