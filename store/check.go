@@ -28,6 +28,7 @@ func (s *Store) Check(ctx context.Context) ([]string, error) {
 			c.add("%s", f)
 		}
 	}
+	s.settleEvents()
 	err := s.view(func(tx kv.Tx) error {
 		for _, step := range []func(context.Context, kv.Tx) error{
 			c.batches, c.codes, c.redemptions, c.counters, c.indexes, c.customerLimits, c.events,

@@ -30,9 +30,11 @@ import (
 //     passed that key's revision (read linearizably, one read shared by the
 //     lookups waiting at that moment); otherwise the lookup reads etcd.
 //     Checks for duplicate codes never trust the filter's "no".
-//   - Sequences (ids, the event log) are keys updated in the same
-//     transaction as the data: commits that race on them conflict in etcd
-//     and run again, so ids stay unique and events gap-free across nodes.
+//   - What every redemption writes (counters, redemption ids, events) is
+//     written under the node's shard, and events are numbered after
+//     commit in commit order (shards.go). Other sequences (campaigns,
+//     batches, holds) are keys updated in the same transaction as the
+//     data: commits that race on them conflict in etcd and run again.
 //   - Waiting for events (events --follow, webhooks) follows the events
 //     bucket's watch, so events committed through other nodes wake it.
 //   - Failed-lookup counts are added to the database as deltas.
@@ -110,7 +112,13 @@ type cluster struct {
 	// watch: a test holds it to keep the watch behind.
 	codesHook atomic.Pointer[func()]
 	cancel    context.CancelFunc
-	done      sync.WaitGroup
+	// shard is the shard this store writes under (shards.go), claimed
+	// as holder; numberMu orders its numberEvents; pending wakes numberLoop.
+	shard    atomic.Uint32
+	holder   string
+	numberMu sync.Mutex
+	pending  chan struct{}
+	done     sync.WaitGroup
 }
 
 // Cluster reports whether the store is shared with other processes (etcd).
@@ -127,7 +135,9 @@ func (s *Store) startCluster() error {
 	if err != nil {
 		return classify(err, "read the cluster's revision")
 	}
-	s.cl = &cluster{f: f, codesMoved: make(chan struct{})}
+	shard, holder := randomShard()
+	s.cl = &cluster{f: f, codesMoved: make(chan struct{}), holder: holder, pending: make(chan struct{}, 1)}
+	s.cl.shard.Store(uint32(shard))
 	s.cl.codesRev.Store(rev)
 	s.cl.barrier.read = func() (int64, error) {
 		return f.KeyRevision(context.Background(), bucketMeta, metaCodesRev)
@@ -142,6 +152,11 @@ func (s *Store) followCluster() {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cl.cancel = cancel
+	if err := s.claimShard(); err != nil {
+		s.log.Debug("claiming a shard", "err", err)
+	}
+	s.cl.done.Add(1)
+	go s.numberLoop(ctx)
 	from := s.cl.codesRev.Load()
 	s.follow(ctx, bucketCodes, from, func(rev int64, changes []kv.Change) {
 		if h := s.cl.codesHook.Load(); h != nil {

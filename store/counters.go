@@ -106,18 +106,8 @@ func encodeVec(v []int64) []byte {
 	return b
 }
 
-// bump adds deltas (pairs of index, amount) to the vector at key.
-func bump(tx *wtx, key []byte, n int, deltas ...int64) error {
-	v := decodeVec(tx.Get(bucketCounters, key), n)
-	for i := 0; i+1 < len(deltas); i += 2 {
-		v[deltas[i]] += deltas[i+1]
-	}
-	tx.Put(bucketCounters, key, encodeVec(v))
-	return nil
-}
-
 func readVec(tx kv.Tx, num uint32) []int64 {
-	return decodeVec(tx.Get(bucketCounters, counterKey(num, dimTotal, nil)), nCounters)
+	return readCounter(tx, counterKey(num, dimTotal, nil), nCounters)
 }
 
 func readCounts(tx kv.Tx, num uint32) Counts {

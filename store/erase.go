@@ -108,6 +108,7 @@ func (s *Store) EraseCustomer(ctx context.Context, id string) (ErasureResult, er
 func (s *Store) rewriteEvents(ctx context.Context, id, pseudonym string) (int, error) {
 	needle := appendJSONString(nil, id)
 	total := 0
+	s.settleEvents()                // pending events are rewritten once numbered
 	chunk := s.perTx(eraseChunk, 1) // each event seen may be rewritten
 	for from := uint64(1); ; {
 		n, next, more := 0, from, false

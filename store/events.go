@@ -58,19 +58,13 @@ type Event struct {
 
 func seqKey(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
 
-func appendEvent(tx *wtx, now time.Time, e *Event) error {
-	e.Seq, e.Time = tx.nextSeq(seqEvents), now.UTC()
-	tx.events = true
-	tx.Put(bucketEvents, seqKey(e.Seq), e.appendJSON(nil))
-	return nil
-}
-
 // Events returns up to limit events with Seq > after, oldest first.
 func (s *Store) Events(after uint64, limit int) ([]Event, error) {
 	if limit <= 0 || limit > 10_000 {
 		limit = 10_000
 	}
 	out := []Event{}
+	s.settleEvents()
 	err := s.view(func(tx kv.Tx) error {
 		var err error
 		tx.Scan(bucketEvents, kv.From(seqKey(after+1)), func(_, v []byte) bool {
@@ -86,8 +80,14 @@ func (s *Store) Events(after uint64, limit int) ([]Event, error) {
 	return out, err
 }
 
-// LastEventSeq returns the newest event's sequence number (0 when none).
+// LastEventSeq returns the newest event's sequence number (0 when none),
+// once the events committed before the call are numbered.
 func (s *Store) LastEventSeq() (uint64, error) {
+	s.settleEvents()
+	return s.lastEventSeq()
+}
+
+func (s *Store) lastEventSeq() (uint64, error) {
 	var n uint64
 	err := s.view(func(tx kv.Tx) error {
 		n = readSeq(tx, seqEvents)
@@ -103,7 +103,7 @@ func (s *Store) WaitEvents(ctx context.Context, after uint64) error {
 		s.eventsMu.Lock()
 		ready := s.eventsReady
 		s.eventsMu.Unlock()
-		last, err := s.LastEventSeq()
+		last, err := s.lastEventSeq()
 		if err != nil || last > after {
 			return err
 		}

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
@@ -71,8 +72,27 @@ func (s *Store) Backup(w io.Writer) (int64, error) {
 	if err != nil {
 		return 0, classify(err, "create the backup")
 	}
+	s.settleEvents()
 	err = s.view(func(tx kv.Tx) error {
-		return copyBuckets(tx, out)
+		if err := copyBuckets(tx, out); err != nil {
+			return err
+		}
+		// A cluster's pending events, numbered, and its redemption ids,
+		// under the file's sequence: the copy is a file's whole state.
+		if err := numberPendingInto(tx, out); err != nil {
+			return err
+		}
+		return out.Update(func(o kv.RwTx) error {
+			last := readSeq(o, seqRedemptions)
+			o.Scan(bucketRedemptions, kv.Range{Reverse: true}, func(k, _ []byte) bool {
+				if len(k) == 8 {
+					last = max(last, binary.BigEndian.Uint64(k))
+				}
+				return false
+			})
+			o.Put(bucketMeta, seqKeyName(seqRedemptions), binary.BigEndian.AppendUint64(nil, last))
+			return nil
+		})
 	})
 	if err != nil {
 		out.Close()
@@ -92,6 +112,9 @@ func (s *Store) Backup(w io.Writer) (int64, error) {
 func copyBuckets(tx kv.Tx, dst kv.Engine) error {
 	type pair struct{ k, v []byte }
 	for _, b := range allBuckets {
+		if b == bucketEventsPending {
+			continue // numberPendingInto numbers them
+		}
 		var chunk []pair
 		size := 0
 		flush := func() error {

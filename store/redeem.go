@@ -273,7 +273,7 @@ func (s *Store) redeemTx(tx *wtx, req *RedeemRequest, sc screened, out *Redempti
 		}
 		rewardErr = err
 	}
-	id := tx.nextSeq(seqRedemptions)
+	id := tx.nextRedemptionID()
 	*out = Redemption{
 		ID: redemptionName(id), Code: codeView(string(f.key), f.rec, c).Code, Campaign: c.ID,
 		CustomerID: req.CustomerID, OrderID: req.OrderID, OrderAmount: req.OrderAmount,

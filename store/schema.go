@@ -63,7 +63,7 @@ func countUsedAssigned(tx kv.RwTx) error {
 	for num, n := range used {
 		key := counterKey(num, dimTotal, nil)
 		vec := decodeVec(tx.Get(bucketCounters, key), nCounters)
-		vec[cUsedAssigned] = n
+		vec[cUsedAssigned] += n - readCounter(tx, key, nCounters)[cUsedAssigned] // shards keep theirs
 		tx.Put(bucketCounters, key, encodeVec(vec))
 	}
 	return nil

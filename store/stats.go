@@ -152,6 +152,7 @@ func (s *Store) CampaignStats(id string) (CampaignStats, error) {
 func (s *Store) Stats() (Overview, error) {
 	out := Overview{Campaigns: []CampaignStats{}, TotalsByCurrency: []CurrencyTotals{}, RejectedLookups: s.Rejected(), Filter: s.Filter()}
 	byCur := map[string]*CurrencyTotals{}
+	s.settleEvents() // out.Events counts every event committed before the call
 	err := s.view(func(tx kv.Tx) error {
 		for _, c := range s.cat.Load().sorted() {
 			cs, err := s.campaignStats(tx, c, false)
@@ -239,11 +240,10 @@ func (s *Store) campaignStats(tx kv.Tx, c *Campaign, detail bool) (CampaignStats
 		out.Budget = &BudgetUse{Redemptions: b.Redemptions, Discount: b.Discount, RedemptionsUsed: out.Counts.Redeemed,
 			DiscountUsed: out.Counts.DiscountTotal, RedemptionsHeld: held, DiscountHeld: heldDiscount}
 	}
-	tx.Scan(bucketCounters, kv.Prefix(u32(c.Num)), func(k, v []byte) bool {
+	scanCounters(tx, u32(c.Num), nDim, func(k []byte, d []int64) {
 		if len(k) < 5 {
-			return true
+			return
 		}
-		d := decodeVec(v, nDim)
 		dim := DimStats{Name: string(k[5:]), Assigned: d[dAssigned], Redeemed: d[dRedeemed],
 			RolledBack: d[dRolledBack], Discount: d[dDiscount], Orders: d[dOrders]}
 		switch k[4] {
@@ -258,7 +258,6 @@ func (s *Store) campaignStats(tx kv.Tx, c *Campaign, detail bool) (CampaignStats
 		case dimTerminal:
 			out.ByTerminal = append(out.ByTerminal, dim)
 		}
-		return true
 	})
 	if detail {
 		var err error
@@ -314,9 +313,8 @@ func (s *Store) countReject(num uint32, reason string) {
 func (s *Store) campaignRejects(tx kv.Tx, num uint32) map[string]int64 {
 	out := map[string]int64{}
 	pfx := counterKey(num, dimReject, nil)
-	tx.Scan(bucketCounters, kv.Prefix(pfx), func(k, v []byte) bool {
-		out[string(k[len(pfx):])] += decodeVec(v, 1)[0]
-		return true
+	scanCounters(tx, pfx, 1, func(k []byte, v []int64) {
+		out[string(k[len(pfx):])] += v[0]
 	})
 	s.campRejects.m.Range(func(k, v any) bool {
 		if rk := k.(rejectKey); rk.num == num {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -218,9 +219,20 @@ func TestStore_Open_CountsAssignedUsedOnce(t *testing.T) {
 	require.NoError(t, s.db.Update(func(tx kv.RwTx) error {
 		tx.Delete(bucketMeta, metaUsedAssigned)
 		key := counterKey(camp.Num, dimTotal, nil)
-		vec := decodeVec(tx.Get(bucketCounters, key), nCounters)
-		vec[cUsedAssigned] = 0
-		tx.Put(bucketCounters, key, encodeVec(vec))
+		zero := func(b kv.Bucket, k []byte) {
+			vec := decodeVec(tx.Get(b, k), nCounters)
+			vec[cUsedAssigned] = 0
+			tx.Put(b, k, encodeVec(vec))
+		}
+		zero(bucketCounters, key)
+		var shards [][]byte // on a cluster, the shards' deltas too
+		tx.Scan(bucketCounterShards, kv.Prefix(key), func(k, _ []byte) bool {
+			shards = append(shards, bytes.Clone(k))
+			return true
+		})
+		for _, k := range shards {
+			zero(bucketCounterShards, k)
+		}
 		return nil
 	}))
 	findings, err := s.Check(ctx)

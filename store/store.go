@@ -47,7 +47,8 @@ const (
 // allBuckets lists every bucket, for copies of a whole database.
 var allBuckets = []kv.Bucket{bucketMeta, bucketCampaigns, bucketCampNums, bucketCodes, bucketCampCodes,
 	bucketCustomers, bucketRedemptions, bucketCounters, bucketBatches, bucketEvents, bucketKeys, bucketIdem,
-	bucketHolds, bucketCodeHolds, bucketCampHolds, bucketLeaks, bucketRefusers, bucketWebhooks, bucketDeliveries}
+	bucketHolds, bucketCodeHolds, bucketCampHolds, bucketLeaks, bucketRefusers, bucketWebhooks, bucketDeliveries,
+	bucketCounterShards, bucketEventsPending}
 
 // Keys of the meta bucket.
 var (
@@ -330,7 +331,7 @@ func (s *Store) Close() error {
 		direct := func(fn func(*wtx) error) error {
 			tx := &wtx{}
 			err := s.db.Update(func(t kv.RwTx) error {
-				tx.RwTx = t
+				*tx = wtx{RwTx: t, shard: s.shardOf()}
 				return fn(tx)
 			})
 			if err == nil {
@@ -342,6 +343,7 @@ func (s *Store) Close() error {
 			s.flushKeyUse(direct), s.saveFilter(direct))
 	}
 	s.stopCluster()
+	s.settleEvents() // what this store appended, numbered before it goes
 	errs = append(errs, s.db.Close())
 	return errors.Join(errs...)
 }

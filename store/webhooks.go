@@ -127,6 +127,7 @@ func (s *Store) CreateWebhook(ctx context.Context, spec WebhookSpec) (Webhook, s
 	}
 	secret := "whsec_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(raw[:]))
 	var out Webhook
+	s.settleEvents() // it starts after the events committed before it
 	err := s.update(ctx, func(tx *wtx) error {
 		n := 0
 		tx.Scan(bucketWebhooks, kv.All, func(_, _ []byte) bool { n++; return true })

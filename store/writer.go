@@ -21,6 +21,7 @@ type wtx struct {
 	kv.RwTx
 	after  []func()
 	events bool // an event was appended
+	shard  byte // the shard it writes under (shards.go): 0 on a file
 }
 
 // onCommit runs f after the transaction commits, in order.
@@ -178,6 +179,9 @@ func (s *Store) finish(batch []*op, tx *wtx, err error) {
 		tx.committed()
 		if tx.events {
 			s.notifyEvents()
+			if s.cl != nil {
+				s.eventsPending()
+			}
 		}
 	}
 	for _, o := range batch {
@@ -192,7 +196,7 @@ func (s *Store) commit(batch []*op) {
 	var failed int = -1
 	tx := &wtx{}
 	run := func(t kv.RwTx) error {
-		*tx = wtx{RwTx: t}
+		*tx = wtx{RwTx: t, shard: s.shardOf()}
 		if p, ok := t.(kv.Prefetcher); ok {
 			var keys []kv.Key
 			for _, o := range batch {

@@ -265,3 +265,14 @@ type Follower interface {
 
 // ErrCompacted: a Follower no longer holds the history asked for.
 var ErrCompacted = errors.New("the engine no longer holds the history asked for (compacted)")
+
+// CommitOrderer is implemented by the transactions of engines that several
+// processes write at once (etcd). Oldest returns up to n keys of b with
+// their values, in the order their last writes committed: writes of one
+// commit come in key order. On an engine shared by several writers that
+// order is the only one all of them agree on; promo numbers its events by
+// it. When Oldest is the transaction's first read, the snapshot is fixed by
+// a linearizable read, so it holds every write committed before the call.
+type CommitOrderer interface {
+	Oldest(b Bucket, n int) (keys, values [][]byte)
+}

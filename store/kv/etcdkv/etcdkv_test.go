@@ -644,3 +644,42 @@ func TestEngine_Update_PrefetchReadsAsWithout(t *testing.T) {
 	require.Equal(t, 2, runs, "a key put in the prefetched prefix fails the commit")
 	require.Equal(t, []string{"v-c1", "true", "h/c1\x00a", "h/c1\x00aa", "h/c1\x00b", "h/c1\x00c"}, got)
 }
+
+// Oldest lists keys in the order their last writes committed, the writes
+// of one commit in key order, in a View and in an Update alike.
+func TestEngine_Oldest_CommitOrder(t *testing.T) {
+	e := open(t, shared, etcdkv.Options{Prefix: freshPrefix(t), OptimisticReads: true})
+	put := func(keys ...string) {
+		require.NoError(t, e.Update(func(tx kv.RwTx) error {
+			for _, k := range keys {
+				tx.Put("b", []byte(k), []byte("v"+k))
+			}
+			return nil
+		}))
+	}
+	put("m")
+	put("z", "a") // one commit: a before z
+	put("c")
+	put("m") // rewritten: now the newest
+	require.NoError(t, e.Update(func(tx kv.RwTx) error {
+		tx.Put("other", []byte("0"), nil) // another bucket is not listed
+		return nil
+	}))
+	want := []string{"a", "z", "c", "m"}
+	check := func(tx kv.Tx, n int) {
+		keys, values := tx.(kv.CommitOrderer).Oldest("b", n)
+		var got []string
+		for i, k := range keys {
+			require.Equal(t, "v"+string(k), string(values[i]))
+			got = append(got, string(k))
+		}
+		require.Equal(t, want[:min(n, len(want))], got)
+	}
+	require.NoError(t, e.View(func(tx kv.Tx) error { check(tx, 10); check(tx, 2); return nil }))
+	require.NoError(t, e.Update(func(tx kv.RwTx) error { check(tx, 10); return nil }))
+	require.NoError(t, e.View(func(tx kv.Tx) error {
+		keys, _ := tx.(kv.CommitOrderer).Oldest("empty", 10)
+		require.Empty(t, keys)
+		return nil
+	}))
+}

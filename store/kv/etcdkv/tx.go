@@ -1,9 +1,12 @@
 package etcdkv
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -451,4 +454,60 @@ func (t *tx) set(w write) {
 	} else if t.writes.bytes > t.e.opts.MaxBytes {
 		t.fail(fmt.Errorf("etcdkv: the update writes more than %d bytes: %w", t.e.opts.MaxBytes, kv.ErrTooLarge))
 	}
+}
+
+// Oldest returns up to n keys of b at the snapshot, oldest last write
+// first (kv.CommitOrderer), with their values: one keys-only Range sorted
+// by ModRevision, then one Txn of Gets.
+func (t *tx) Oldest(b kv.Bucket, n int) (keys, values [][]byte) {
+	if t.err != nil || n <= 0 {
+		return nil, nil
+	}
+	if t.ctx == nil { // a View: its reads get Options.Timeout
+		ctx, cancel := context.WithTimeout(t.e.ctx, t.e.opts.Timeout)
+		defer cancel()
+		t.ctx = ctx
+		defer func() { t.ctx = nil }()
+	}
+	if t.rev == 0 && t.optimistic {
+		// The snapshot must hold every write committed before the call.
+		t.optimistic = false
+		defer func() { t.optimistic = true }()
+	}
+	bp := t.e.bucketPrefix(b)
+	resp, err := t.get(bp, clientv3.WithRange(t.scanEnd(bp, nil)), clientv3.WithKeysOnly(),
+		clientv3.WithSort(clientv3.SortByModRevision, clientv3.SortAscend))
+	if err != nil {
+		t.fail(err)
+		return nil, nil
+	}
+	kvs := resp.Kvs
+	// etcd's sort is not stable: writes of one commit go in key order.
+	slices.SortStableFunc(kvs, func(a, b *mvccpb.KeyValue) int {
+		if c := cmp.Compare(a.ModRevision, b.ModRevision); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.Key, b.Key)
+	})
+	for rest := kvs[:min(n, len(kvs))]; len(rest) > 0; {
+		part := rest[:min(len(rest), t.e.opts.MaxOps)]
+		rest = rest[len(part):]
+		// Linearizable Gets at the snapshot: a member that has not applied
+		// it yet waits instead of refusing.
+		ops := make([]clientv3.Op, len(part))
+		for i, kv := range part {
+			ops[i] = clientv3.OpGet(string(kv.Key), clientv3.WithRev(t.rev))
+		}
+		resp, err := t.e.cli.Txn(t.ctx).Then(ops...).Commit()
+		if err != nil {
+			t.fail(t.e.readError(t.ctx, err))
+			return nil, nil
+		}
+		for _, op := range resp.Responses {
+			if rr := op.GetResponseRange(); rr != nil && len(rr.Kvs) == 1 {
+				keys, values = append(keys, rr.Kvs[0].Key[len(bp):]), append(values, value(rr.Kvs[0]))
+			}
+		}
+	}
+	return keys, values
 }
