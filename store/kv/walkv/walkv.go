@@ -99,7 +99,7 @@ type DB struct {
 	// applying counts the checkpoints that began applying a tree to the
 	// file (changed under mu): a View whose file transaction began after
 	// one that its layers did not hold runs again (View).
-	applying atomic.Int64
+	applying    atomic.Int64
 	pendingHigh atomic.Int64
 }
 
