@@ -54,6 +54,10 @@ const (
 	idStride  = 64 // redemption ids of shard s are ≡ s (mod idStride)
 	shardTTL  = time.Minute
 	numberMax = 60 // events numbered per transaction: 2 writes each, within 128
+	// numberDelay is how long numberLoop lets events gather after a
+	// commit, so that one Txn numbers many; readers of the log do not
+	// wait for it (they number first).
+	numberDelay = 10 * time.Millisecond
 )
 
 // shardOf returns the shard a new write transaction writes under.
@@ -250,8 +254,8 @@ func (s *Store) numberEvents() error {
 	}
 }
 
-// numberLoop numbers events in the background: soon after this store
-// committed some, and every second for those of nodes that stopped before
+// numberLoop numbers events in the background: numberDelay after this
+// store committed some, and every second for those of nodes that stopped before
 // they numbered theirs. It also renews the shard's claim.
 func (s *Store) numberLoop(ctx context.Context) {
 	defer s.cl.done.Done()
@@ -273,7 +277,7 @@ func (s *Store) numberLoop(ctx context.Context) {
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(2 * time.Millisecond):
+			case <-time.After(numberDelay):
 			}
 		case <-tick.C:
 		}
