@@ -7,6 +7,8 @@ import (
 	"context"
 	"encoding/json"
 	"time"
+
+	"promo/store/kv"
 )
 
 // leaseRec is the meta record of a lease (TakeLease).
@@ -29,24 +31,33 @@ func (s *Store) TakeLease(ctx context.Context, name, holder string, ttl time.Dur
 	key := []byte("lease/" + name)
 	held := false
 	err := s.update(ctx, func(tx *wtx) error {
-		now := s.now().UnixMilli()
-		var cur leaseRec
-		if v := tx.Get(bucketMeta, key); v != nil {
-			if err := json.Unmarshal(v, &cur); err != nil {
-				return internal(err, "read lease "+name)
-			}
-		}
 		held = false
-		if cur.Holder != holder && cur.Until > now {
-			return nil
+		ok, err := takeLease(tx, bucketMeta, key, holder, s.now(), ttl)
+		if ok {
+			tx.onCommit(func() { held = true })
 		}
-		v, err := json.Marshal(leaseRec{Holder: holder, Until: now + ttl.Milliseconds()})
-		if err != nil {
-			return err
-		}
-		tx.Put(bucketMeta, key, v)
-		tx.onCommit(func() { held = true })
-		return nil
+		return err
 	})
 	return held, err
+}
+
+// takeLease writes holder's record of the lease at key in b, valid until
+// ttl after now, unless another holder's record is still valid; it
+// reports whether it wrote it.
+func takeLease(tx kv.RwTx, b kv.Bucket, key []byte, holder string, now time.Time, ttl time.Duration) (bool, error) {
+	var cur leaseRec
+	if v := tx.Get(b, key); v != nil {
+		if err := json.Unmarshal(v, &cur); err != nil {
+			return false, internal(err, "read lease "+string(key))
+		}
+	}
+	if cur.Holder != holder && cur.Until > now.UnixMilli() {
+		return false, nil
+	}
+	v, err := json.Marshal(leaseRec{Holder: holder, Until: now.UnixMilli() + ttl.Milliseconds()})
+	if err != nil {
+		return false, err
+	}
+	tx.Put(b, key, v)
+	return true, nil
 }

@@ -83,13 +83,7 @@ func (s *Store) Backup(w io.Writer) (int64, error) {
 			return err
 		}
 		return out.Update(func(o kv.RwTx) error {
-			last := readSeq(o, seqRedemptions)
-			o.Scan(bucketRedemptions, kv.Range{Reverse: true}, func(k, _ []byte) bool {
-				if len(k) == 8 {
-					last = max(last, binary.BigEndian.Uint64(k))
-				}
-				return false
-			})
+			last := max(readSeq(o, seqRedemptions), lastID(o, bucketRedemptions))
 			o.Put(bucketMeta, seqKeyName(seqRedemptions), binary.BigEndian.AppendUint64(nil, last))
 			return nil
 		})

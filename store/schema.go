@@ -28,17 +28,23 @@ func isEmpty(tx kv.Tx) bool {
 func migrateSequences(tx kv.RwTx) {
 	for name, b := range map[string]kv.Bucket{seqCampaigns: bucketCampNums, seqRedemptions: bucketRedemptions,
 		seqBatches: bucketBatches, seqEvents: bucketEvents} {
-		var last uint64
-		tx.Scan(b, kv.Range{Reverse: true}, func(k, _ []byte) bool {
-			if len(k) == 4 {
-				last = uint64(binary.BigEndian.Uint32(k))
-			} else if len(k) == 8 {
-				last = binary.BigEndian.Uint64(k)
-			}
-			return false
-		})
-		tx.Put(bucketMeta, seqKeyName(name), binary.BigEndian.AppendUint64(nil, last))
+		tx.Put(bucketMeta, seqKeyName(name), binary.BigEndian.AppendUint64(nil, lastID(tx, b)))
 	}
+}
+
+// lastID returns the number of the last key of a bucket keyed by ids of 4
+// or 8 bytes (0 when it is empty).
+func lastID(tx kv.Tx, b kv.Bucket) uint64 {
+	var last uint64
+	tx.Scan(b, kv.Range{Reverse: true}, func(k, _ []byte) bool {
+		if len(k) == 4 {
+			last = uint64(binary.BigEndian.Uint32(k))
+		} else if len(k) == 8 {
+			last = binary.BigEndian.Uint64(k)
+		}
+		return false
+	})
+	return last
 }
 
 // countUsedAssigned sets each campaign's assigned_used counter from its

@@ -30,12 +30,12 @@ package store
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
+	crand "crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"math/big"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"time"
@@ -76,46 +76,33 @@ func (s *Store) claimShard() error {
 		return nil
 	}
 	cur := byte(s.cl.shard.Load())
-	return s.db.Update(func(tx kv.RwTx) error {
-		now := s.now().UnixMilli()
-		free := byte(0)
-		for i := 0; i < maxShard; i++ {
-			n := (cur-1+byte(i))%maxShard + 1
-			var rec leaseRec
-			if v := tx.Get(bucketShards, shardClaimKey(n)); v != nil {
-				if err := json.Unmarshal(v, &rec); err != nil {
-					return internal(err, "read shard claim")
-				}
-			}
-			if rec.Holder == s.cl.holder || rec.Until <= now {
-				free = n
-				break
+	claimed := cur
+	err := s.db.Update(func(tx kv.RwTx) error {
+		claimed = cur // every shard claimed: share cur
+		for i := range byte(maxShard) {
+			n := (cur-1+i)%maxShard + 1
+			ok, err := takeLease(tx, bucketShards, shardClaimKey(n), s.cl.holder, s.now(), shardTTL)
+			if ok || err != nil {
+				claimed = n
+				return err
 			}
 		}
-		if free == 0 {
-			return nil // every shard is claimed: share cur
-		}
-		v, err := json.Marshal(leaseRec{Holder: s.cl.holder, Until: now + shardTTL.Milliseconds()})
-		if err != nil {
-			return err
-		}
-		tx.Put(bucketShards, shardClaimKey(free), v)
-		s.cl.shard.Store(uint32(free))
 		return nil
 	})
+	if err == nil {
+		s.cl.shard.Store(uint32(claimed))
+	}
+	return err
 }
 
 func shardClaimKey(n byte) []byte { return []byte(strconv.Itoa(int(n))) }
 
-// randomShard is a shard to start from: 1…maxShard.
+// randomShard is a shard to start from, 1…maxShard, and a holder name
+// for this store's claims.
 func randomShard() (byte, string) {
-	n, err := rand.Int(rand.Reader, big.NewInt(maxShard))
-	if err != nil {
-		panic(err) // crypto/rand does not fail on Linux
-	}
 	var id [8]byte
-	_, _ = rand.Read(id[:])
-	return byte(n.Int64()) + 1, hex.EncodeToString(id[:])
+	_, _ = crand.Read(id[:]) // never fails (Go 1.24+: it crashes instead)
+	return byte(rand.IntN(maxShard)) + 1, hex.EncodeToString(id[:])
 }
 
 // bump adds deltas (pairs of index, amount) to the counter vector at key:
@@ -234,19 +221,11 @@ func (s *Store) numberEvents() error {
 			if n == 0 {
 				return nil
 			}
-			seq := readSeq(tx, seqEvents)
-			for i, k := range keys {
-				var e Event
-				if err := json.Unmarshal(values[i], &e); err != nil {
-					return internal(err, "read pending event")
-				}
-				seq++
-				e.Seq = seq
-				tx.Put(bucketEvents, seqKey(seq), e.appendJSON(nil))
+			for _, k := range keys {
 				tx.Delete(bucketEventsPending, k)
 			}
-			tx.Put(bucketMeta, seqKeyName(seqEvents), binary.BigEndian.AppendUint64(nil, seq))
-			return nil
+			_, err := putNumbered(tx, readSeq(tx, seqEvents), values)
+			return err
 		})
 		if err != nil || n < numberMax {
 			return err
@@ -310,21 +289,29 @@ func numberPendingInto(tx kv.Tx, dst kv.Engine) error {
 		part := values[:min(len(values), 10_000)]
 		values = values[len(part):]
 		err := dst.Update(func(out kv.RwTx) error {
-			for _, v := range part {
-				var e Event
-				if err := json.Unmarshal(v, &e); err != nil {
-					return internal(err, "read pending event")
-				}
-				seq++
-				e.Seq = seq
-				out.Put(bucketEvents, seqKey(seq), e.appendJSON(nil))
-			}
-			out.Put(bucketMeta, seqKeyName(seqEvents), binary.BigEndian.AppendUint64(nil, seq))
-			return nil
+			var err error
+			seq, err = putNumbered(out, seq, part)
+			return err
 		})
 		if err != nil {
 			return err
 		}
 	}
 	return tx.Err()
+}
+
+// putNumbered puts the pending events values into the log as seq+1,
+// seq+2, … and moves the event sequence to the last; it returns that.
+func putNumbered(tx kv.RwTx, seq uint64, values [][]byte) (uint64, error) {
+	for _, v := range values {
+		var e Event
+		if err := json.Unmarshal(v, &e); err != nil {
+			return seq, internal(err, "read pending event")
+		}
+		seq++
+		e.Seq = seq
+		tx.Put(bucketEvents, seqKey(seq), e.appendJSON(nil))
+	}
+	tx.Put(bucketMeta, seqKeyName(seqEvents), binary.BigEndian.AppendUint64(nil, seq))
+	return seq, nil
 }

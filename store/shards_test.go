@@ -2,9 +2,11 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -141,4 +143,54 @@ func TestCluster_BackupNumbersPendingEvents(t *testing.T) {
 		require.Nil(t, tx.Get(bucketShards, shardClaimKey(a.shardOf())), "claims are not data")
 		return nil
 	}))
+}
+
+// A store claims a shard no live store holds, takes over a lapsed claim,
+// and numbers what it appended before it closes; a webhook made right
+// after a redemption through another node starts after its event.
+func TestCluster_ShardClaimsAndPendingEvents(t *testing.T) {
+	c := etcdtest.Start(t, etcdtest.Options{})
+	eo := EtcdOptions{Endpoints: c.Endpoints(), Prefix: "/claims/"}
+	raw, err := etcdkv.Open(ctx, eo)
+	require.NoError(t, err)
+	defer raw.Close()
+	claim := func(n byte, until time.Time) {
+		v, err := json.Marshal(leaseRec{Holder: "other", Until: until.UnixMilli()})
+		require.NoError(t, err)
+		require.NoError(t, raw.Update(func(tx kv.RwTx) error {
+			tx.Put(bucketShards, shardClaimKey(n), v)
+			return nil
+		}))
+	}
+	for n := byte(1); n <= maxShard; n++ {
+		if n != 17 {
+			claim(n, time.Now().Add(time.Hour))
+		}
+	}
+	a, err := OpenEtcd(context.Background(), eo, Options{})
+	require.NoError(t, err)
+	require.Equal(t, byte(17), a.shardOf(), "the one shard nobody holds")
+	claim(40, time.Now().Add(-time.Second)) // lapsed
+	b, err := OpenEtcd(context.Background(), eo, Options{})
+	require.NoError(t, err)
+	defer b.Close()
+	require.Equal(t, byte(40), b.shardOf(), "a lapsed claim")
+
+	mustCampaign(t, a, CampaignSpec{ID: "c", Kind: KindGeneric})
+	codes := mustGenerate(t, a, "c", 2)
+	_, err = a.Redeem(ctx, RedeemRequest{Code: codes[0]})
+	require.NoError(t, err)
+	wh, _, err := b.CreateWebhook(ctx, WebhookSpec{URL: "https://crm.example/hook", Events: []string{"*"}})
+	require.NoError(t, err)
+	_, err = a.Redeem(ctx, RedeemRequest{Code: codes[1]})
+	require.NoError(t, err)
+	require.NoError(t, a.Close()) // before its background numbered the last one
+	require.NoError(t, raw.View(func(tx kv.Tx) error {
+		n := 0
+		tx.Scan(bucketEventsPending, kv.All, func(_, _ []byte) bool { n++; return true })
+		require.Zero(t, n, "a closed store leaves nothing pending")
+		require.Equal(t, uint64(4), readSeq(tx, seqEvents), "campaign, codes, two redemptions")
+		return nil
+	}))
+	require.Equal(t, uint64(3), wh.Delivered, "the webhook starts after the redemption made before it")
 }

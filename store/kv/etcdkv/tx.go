@@ -495,8 +495,8 @@ func (t *tx) Oldest(b kv.Bucket, n int) (keys, values [][]byte) {
 		// Linearizable Gets at the snapshot: a member that has not applied
 		// it yet waits instead of refusing.
 		ops := make([]clientv3.Op, len(part))
-		for i, kv := range part {
-			ops[i] = clientv3.OpGet(string(kv.Key), clientv3.WithRev(t.rev))
+		for i, p := range part {
+			ops[i] = clientv3.OpGet(string(p.Key), clientv3.WithRev(t.rev))
 		}
 		resp, err := t.e.cli.Txn(t.ctx).Then(ops...).Commit()
 		if err != nil {
