@@ -16,7 +16,7 @@ import (
 // handler the line cost a tenth of an invalid guess's answer.
 func accessLine(b []byte, t time.Time, id, method, route string, status int, bytes int64, d time.Duration, key, remote string) []byte {
 	b = append(b, "time="...)
-	b = t.AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+	b = appendLogTime(b, t)
 	b = append(b, " level=INFO msg=request id="...)
 	b = appendLogValue(b, id)
 	b = append(b, " method="...)
@@ -34,6 +34,34 @@ func accessLine(b []byte, t time.Time, id, method, route string, status int, byt
 	b = append(b, " remote="...)
 	b = appendLogValue(b, remote)
 	return append(b, '\n')
+}
+
+// appendLogTime appends t as t.AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+// does, in a third of its time (TestAppendLogTime_IsAppendFormat).
+func appendLogTime(b []byte, t time.Time) []byte {
+	year, month, day := t.Date()
+	hour, minute, sec := t.Clock()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+	}
+	b = append(b, byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-')
+	b = append(b, byte('0'+month/10), byte('0'+month%10), '-', byte('0'+day/10), byte('0'+day%10), 'T')
+	b = append(b, byte('0'+hour/10), byte('0'+hour%10), ':', byte('0'+minute/10), byte('0'+minute%10), ':')
+	ms := t.Nanosecond() / 1e6
+	b = append(b, byte('0'+sec/10), byte('0'+sec%10), '.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10))
+	_, off := t.Zone()
+	if off == 0 {
+		return append(b, 'Z')
+	}
+	sign := byte('+')
+	if off < 0 {
+		sign, off = '-', -off
+	}
+	if off%60 != 0 { // a zone offset in seconds: leave it to the library
+		return t.AppendFormat(b[:len(b)-23], "2006-01-02T15:04:05.000Z07:00")
+	}
+	h, m := off/3600, off/60%60
+	return append(b, sign, byte('0'+h/10), byte('0'+h%10), ':', byte('0'+m/10), byte('0'+m%10))
 }
 
 // appendLogValue appends s as slog's text handler does: quoted when empty

@@ -44,3 +44,18 @@ func TestRequestIDs_AreUniqueHex(t *testing.T) {
 		seen[id] = true
 	}
 }
+
+func TestAppendLogTime_IsAppendFormat(t *testing.T) {
+	const layout = "2006-01-02T15:04:05.000Z07:00"
+	zones := []*time.Location{time.UTC, time.FixedZone("e", 5*3600+30*60), time.FixedZone("w", -8*3600),
+		time.FixedZone("odd", -(3600 + 17)), time.FixedZone("h", -30*60)}
+	at := time.Date(2026, 12, 1, 19, 56, 51, 42_345_678, time.UTC)
+	for i := 0; i < 2000; i++ {
+		tm := at.Add(time.Duration(i) * 7_777_777_777_777).In(zones[i%len(zones)])
+		if i%100 == 0 {
+			tm = time.Date(1+i*5, 1, 2, 3, 4, 5, 999_999_999, zones[i%len(zones)])
+		}
+		require.Equal(t, tm.Format(layout), string(appendLogTime([]byte("x"), tm))[1:], tm.String())
+	}
+	require.Equal(t, "x10000-01-01T00:00:00.000Z", string(appendLogTime([]byte("x"), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC))))
+}

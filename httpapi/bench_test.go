@@ -34,7 +34,7 @@ func BenchmarkHandler_Validate(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h := New(st, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), FailedLookupsPerMinute: -1}).Handler()
+	h := New(st, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), AccessLog: io.Discard, FailedLookupsPerMinute: -1}).Handler()
 	g, _ := gen.NewGenerator(gen.DefaultFormat(), nil)
 	body := make([]byte, 0, 32)
 	w := httptest.NewRecorder()

@@ -98,3 +98,30 @@ func FuzzClientAddr(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeRedeemFast holds the tills' fast decoder to encoding/json:
+// whatever it accepts, encoding/json accepts too, into the same request.
+func FuzzDecodeRedeemFast(f *testing.F) {
+	for _, s := range []string{
+		`{"code":"7K3M-Q9XD-2RTM"}`, ` { "code" : "A" , "order_amount" : 4999 , "currency":"eur"} `,
+		`{"code":"A","customer_id":"c-1","order_id":"o-9","terminal":"till 3","hold_id":"h_1","order_amount":0}`,
+		`{}`, `{"code":"A","code":"B"}`, `{"Code":"A"}`, `{"code":"\u0041"}`, `{"code":"é"}`, `{"order_amount":012}`,
+		`{"order_amount":1.5}`, `{"order_amount":-1}`, `{"order_amount":999999999999999999}`, `{"order_amount":9999999999999999999}`,
+		`{"code":null}`, `{"hold":"5m"}`, `{"code":"A"} x`, `{"code":"A",}`, `{"code":"A"`, "{\"code\":\"A\"}\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var fast store.RedeemRequest
+		if !decodeRedeemFast(body, &fast) {
+			return
+		}
+		var slow store.RedeemRequest
+		if err := decodeStrict(body, &slow); err != nil {
+			t.Fatalf("fast path accepted %q, encoding/json refuses it: %v", body, err)
+		}
+		if fast != slow {
+			t.Fatalf("%q: fast path decoded %+v, encoding/json %+v", body, fast, slow)
+		}
+	})
+}

@@ -24,6 +24,15 @@ import (
 // readBody reads the whole request body within limit bytes. An oversize
 // body is too_large (413).
 func readBody(r *http.Request, limit int64) ([]byte, error) {
+	if n := r.ContentLength; n >= 0 && n <= limit && r.Body != nil {
+		// The length is known and within the limit (net/http never reads
+		// past it): one allocation of the right size, not ReadAll's growth.
+		b := make([]byte, n)
+		if _, err := io.ReadFull(r.Body, b); err != nil {
+			return nil, &store.Error{Code: store.EInvalid, Message: "reading the request body: " + err.Error()}
+		}
+		return b, nil
+	}
 	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
