@@ -20,7 +20,7 @@ SHELL    := /bin/bash
 # package:FuzzTarget:executions for every fuzz target; `make fuzz` runs each long.
 FUZZ := gen:FuzzParse:150000 bloom:FuzzRead:40000 store:FuzzReadImport:80000 store:FuzzIdempotencyKey:150000 \
         store:FuzzJSONEncoding:50000 store:FuzzIdemRecord:100000 store:FuzzEachAssignRow:50000 store:FuzzCheckText:70000 \
-        httpapi:FuzzDecodeJSON:35000 httpapi:FuzzIdempotencyHeader:40000 httpapi:FuzzClientAddr:40000
+        httpapi:FuzzDecodeJSON:35000 httpapi:FuzzDecodeRedeemFast:30000 httpapi:FuzzIdempotencyHeader:40000 httpapi:FuzzClientAddr:40000
 
 .PHONY: build run test fuzz-short fuzz bench bench-peers lint
 

@@ -29,7 +29,7 @@ func TestAccessLine_IsSlogsTextFormat(t *testing.T) {
 			slog.Int("status", 201), slog.Int64("bytes", 174), slog.Float64("ms", float64(d.Microseconds())/1000),
 			slog.String("key", tc.key), slog.String("remote", tc.remote))
 		require.NoError(t, h.Handle(context.Background(), rec))
-		got := accessLine(nil, at, tc.id, "POST", "POST /v1/redeem", 201, 174, d, tc.key, tc.remote)
+		got := accessLine(nil, at, tc.id, "POST", logValue("POST /v1/redeem"), 201, 174, d, tc.key, tc.remote)
 		require.Equal(t, want.String(), string(got))
 	}
 }

@@ -264,6 +264,7 @@ func (s *Server) plain(h func(w http.ResponseWriter, r *http.Request) error) htt
 }
 
 func (s *Server) observe(name string, h func(w http.ResponseWriter, r *http.Request) error) http.Handler {
+	logName := logValue(name)
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
@@ -286,7 +287,7 @@ func (s *Server) observe(name string, h func(w http.ResponseWriter, r *http.Requ
 		// (/v1/codes/{code}), and logs are read by more people than codes
 		// should be.
 		if s.opts.AccessLog != nil {
-			line := accessLine(make([]byte, 0, 192), start.Add(d), id, r.Method, name, w.status, w.bytes, d, callerOf(r).Name, s.clientAddr(r))
+			line := accessLine(make([]byte, 0, 192), start.Add(d), id, r.Method, logName, w.status, w.bytes, d, callerOf(r).Name, s.clientAddr(r))
 			s.opts.AccessLog.Write(line)
 			return
 		}

@@ -118,8 +118,7 @@ func ErrorCode(err error) string {
 	if err == nil {
 		return ""
 	}
-	var e *Error
-	if errors.As(err, &e) {
+	if e, ok := asError(err); ok {
 		return e.Code
 	}
 	return EInternal
@@ -128,8 +127,7 @@ func ErrorCode(err error) string {
 // ErrorMessage returns the sentence to show a person for err: the message of
 // an *Error, or "internal error" for anything unexpected.
 func ErrorMessage(err error) string {
-	var e *Error
-	if errors.As(err, &e) && e.Code != EInternal {
+	if e, ok := asError(err); ok && e.Code != EInternal {
 		return e.Message
 	}
 	return "internal error"
@@ -138,6 +136,16 @@ func ErrorMessage(err error) string {
 // isRuleError reports whether err is an expected refusal (not internal):
 // such errors are answers, and never abort a shared transaction.
 func isRuleError(err error) bool {
+	e, ok := asError(err)
+	return ok && e.Code != EInternal
+}
+
+// asError is errors.As(err, **Error), without its reflection when err is
+// an *Error itself, as the rules' refusals are: it runs on every answer.
+func asError(err error) (*Error, bool) {
+	if e, ok := err.(*Error); ok {
+		return e, e != nil
+	}
 	var e *Error
-	return errors.As(err, &e) && e.Code != EInternal
+	return e, errors.As(err, &e)
 }
