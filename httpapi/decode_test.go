@@ -1,6 +1,10 @@
 package httpapi
 
 import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -39,4 +43,34 @@ func TestDecodeRedeemFast_TakesTillBodiesOnly(t *testing.T) {
 	assert.Equal(t, "order_amount: want a whole number, got string", store.ErrorMessage(err))
 	require.NoError(t, decodeJSON([]byte(`{"code":"\u0041","hold":"5m"}`), &req, false))
 	assert.Equal(t, "A", req.Code)
+}
+
+func TestReadBody_KnownAndUnknownLengths(t *testing.T) {
+	req := func(body string, length int64) *http.Request {
+		r := httptest.NewRequest("POST", "/v1/redeem", strings.NewReader(body))
+		r.ContentLength = length
+		return r
+	}
+	b, err := readBody(req(`{"code":"A"}`, 12), 1<<20)
+	require.NoError(t, err)
+	assert.Equal(t, `{"code":"A"}`, string(b))
+
+	// A body shorter than its Content-Length is a bad request, not a hang or a short read.
+	short := httptest.NewRequest("POST", "/v1/redeem", io.LimitReader(strings.NewReader(`{"code":"A"}`), 5))
+	short.ContentLength = 12
+	_, err = readBody(short, 1<<20)
+	require.Error(t, err)
+	assert.Equal(t, store.EInvalid, store.ErrorCode(err))
+	assert.Contains(t, store.ErrorMessage(err), "unexpected EOF")
+
+	big := strings.Repeat("x", smallBody+1)
+	for _, length := range []int64{int64(len(big)), -1} { // past the small size, and unknown
+		b, err = readBody(req(big, length), 1<<20)
+		require.NoError(t, err)
+		assert.Len(t, b, len(big))
+		_, err = readBody(req(big, length), smallBody)
+		assert.Equal(t, store.ETooLarge, store.ErrorCode(err))
+	}
+	_, err = readBody(req(`{"code":"A"}`, 12), 5)
+	assert.Equal(t, store.ETooLarge, store.ErrorCode(err))
 }

@@ -21,12 +21,17 @@ import (
 
 // Request bodies.
 
+// smallBody is the largest body readBody allocates whole before it arrives.
+const smallBody = 16 << 10
+
 // readBody reads the whole request body within limit bytes. An oversize
 // body is too_large (413).
 func readBody(r *http.Request, limit int64) ([]byte, error) {
-	if n := r.ContentLength; n >= 0 && n <= limit && r.Body != nil {
-		// The length is known and within the limit (net/http never reads
-		// past it): one allocation of the right size, not ReadAll's growth.
+	if n := r.ContentLength; n >= 0 && n <= min(limit, smallBody) && r.Body != nil {
+		// A small body of known length (net/http never reads past it): one
+		// allocation of the right size, not ReadAll's growth. Larger ones
+		// grow as their bytes arrive, so a client that announces a big
+		// body and sends nothing holds no buffer of that size.
 		b := make([]byte, n)
 		if _, err := io.ReadFull(r.Body, b); err != nil {
 			return nil, &store.Error{Code: store.EInvalid, Message: "reading the request body: " + err.Error()}
