@@ -493,3 +493,54 @@ func TestStore_RestoredBackupNextToANewerLog(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "available", c.State, "the backup's state, from before the redemption")
 }
+
+// While a batch waits for the log's fdatasync, the writer gathers what
+// arrives into one batch instead of writing a record for each: those
+// operations could not be durable before the next fdatasync anyway.
+func TestStore_GathersWhileTheDiskIsBusy(t *testing.T) {
+	if *engineFlag != "wal" {
+		t.Skip("only the write-ahead log pipelines its batches")
+	}
+	var hold atomic.Bool
+	entered, gate := make(chan struct{}, 1), make(chan struct{})
+	s, _ := testStore(t, Options{Log: walkv.Options{Log: wal.Options{Sync: func(f *os.File) error {
+		if hold.CompareAndSwap(true, false) {
+			entered <- struct{}{}
+			<-gate
+		}
+		return f.Sync()
+	}}}})
+	mustCampaign(t, s, CampaignSpec{ID: "c"})
+	codes := mustGenerate(t, s, "c", 11)
+
+	hold.Store(true)
+	first := make(chan error, 1)
+	go func() { _, err := s.Redeem(ctx, RedeemRequest{Code: codes[0]}); first <- err }()
+	<-entered // the first batch is written and waits for the disk
+	before := s.commits.Load()
+	var ops []*op
+	for _, code := range codes[1:] {
+		sc, err := s.screen(code, false)
+		require.NoError(t, err)
+		o := &op{fn: func(tx *wtx) error {
+			return s.redeemTx(tx, &RedeemRequest{Code: code}, sc, &Redemption{})
+		}, done: make(chan struct{})}
+		require.True(t, s.submitNoWait(o))
+		ops = append(ops, o)
+		time.Sleep(2 * time.Millisecond) // each alone would be a record of its own
+	}
+	close(gate)
+	require.NoError(t, <-first)
+	for _, o := range ops {
+		<-o.done
+		require.NoError(t, o.err)
+	}
+	// The first batch, then one for the ten (and one more if a background
+	// write slipped in); without gathering, each of the ten is its own.
+	require.LessOrEqual(t, s.commits.Load()-before, int64(3))
+	for _, code := range codes {
+		c, err := s.GetCode(code)
+		require.NoError(t, err)
+		require.Len(t, c.Redemptions, 1, code)
+	}
+}

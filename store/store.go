@@ -130,8 +130,12 @@ type Store struct {
 	// completer, which answers the batches in order once they are durable.
 	completions chan completion
 	completed   chan struct{}
-	closeMu     sync.RWMutex // held for reading while submitting ops
-	closed      bool
+	// inflight counts the batches handed to the completer and not yet
+	// answered; durable gets a token each time one is answered (gather).
+	inflight atomic.Int64
+	durable  chan struct{}
+	closeMu  sync.RWMutex // held for reading while submitting ops
+	closed   bool
 
 	genMu       sync.Mutex  // serialises operations that add codes
 	codesAdded  atomic.Bool // the filter changed since it was loaded or saved
@@ -248,7 +252,7 @@ func openEngine(engine kv.Engine, path string, opts Options) (*Store, error) {
 	s := &Store{
 		db: engine, path: path, opts: opts, now: opts.Now, log: opts.Logger,
 		ops: make(chan *op, 4096), closing: make(chan struct{}), loopDone: make(chan struct{}),
-		completions: make(chan completion, 64), completed: make(chan struct{}),
+		completions: make(chan completion, 64), completed: make(chan struct{}), durable: make(chan struct{}, 1),
 		eventsReady: make(chan struct{}),
 	}
 	if err := s.startCluster(); err != nil {

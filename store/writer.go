@@ -134,18 +134,35 @@ func (s *Store) writeLoop() {
 			continue
 		}
 		batch = append(batch[:0], first)
-	fill:
 		for len(batch) < s.opts.MaxBatch {
+			var o *op
 			select {
-			case o := <-s.ops:
-				if o.bulk {
-					held = o
-					break fill
-				}
-				batch = append(batch, o)
+			case o = <-s.ops:
 			default:
-				break fill
+				select {
+				case <-s.durable: // a token left by an earlier answer
+				default:
+				}
+				if s.inflight.Load() == 0 {
+					break
+				}
+				// An earlier batch waits for the disk, so this one could
+				// not be durable before the next fdatasync anyway: gather
+				// what arrives until a batch is answered, then write all
+				// of it as one record.
+				select {
+				case o = <-s.ops:
+				case <-s.durable:
+				}
 			}
+			if o == nil {
+				break
+			}
+			if o.bulk {
+				held = o
+				break
+			}
+			batch = append(batch, o)
 		}
 		s.commit(batch)
 	}
@@ -168,6 +185,11 @@ func (s *Store) complete() {
 	defer close(s.completed)
 	for c := range s.completions {
 		s.finish(c.batch, c.tx, c.wait())
+		s.inflight.Add(-1)
+		select {
+		case s.durable <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -225,6 +247,7 @@ func (s *Store) commit(batch []*op) {
 			var wait func() error
 			if wait, err = pl.UpdateAsync(run); err == nil {
 				// The writer reuses batch's array for the next batch.
+				s.inflight.Add(1)
 				s.completions <- completion{batch: slices.Clone(batch), tx: tx, wait: wait}
 				return
 			}
@@ -256,6 +279,7 @@ func (s *Store) drainCompletions() {
 		return
 	}
 	done := make(chan struct{})
+	s.inflight.Add(1)
 	s.completions <- completion{wait: func() error { close(done); return errSkip }}
 	<-done
 }
