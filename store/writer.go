@@ -104,8 +104,9 @@ func (s *Store) submit(ctx context.Context, o *op) error {
 	return o.err
 }
 
-// writeLoop commits the operations queued at each moment together; a bulk
-// operation runs alone.
+// writeLoop commits the operations queued at each moment together, and,
+// while an earlier batch waits for the disk, those that arrive meanwhile;
+// a bulk operation runs alone.
 func (s *Store) writeLoop() {
 	defer func() {
 		close(s.completions)
