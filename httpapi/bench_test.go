@@ -53,3 +53,26 @@ func BenchmarkHandler_Validate(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecodeRedeem compares the tills' fast decoder with
+// encoding/json on W2's body.
+func BenchmarkDecodeRedeem(b *testing.B) {
+	body := []byte(`{"code":"7K3MQ9XD2RTM"}`)
+	for _, c := range []struct {
+		name   string
+		decode func([]byte, *store.RedeemRequest) error
+	}{
+		{"fast", func(body []byte, r *store.RedeemRequest) error { return decodeJSON(body, r, false) }},
+		{"encoding-json", func(body []byte, r *store.RedeemRequest) error { return decodeStrict(body, r) }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				var r store.RedeemRequest
+				if err := c.decode(body, &r); err != nil || r.Code == "" {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

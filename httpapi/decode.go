@@ -53,7 +53,7 @@ func decodeStrict(body []byte, dst any) error {
 // differently cased name, trailing data), which decodeJSON then decodes,
 // or refuses, with encoding/json: what this accepts, encoding/json decodes
 // the same (FuzzDecodeRedeemFast holds it to that). On W2's body it takes
-// a tenth of encoding/json's time.
+// a ninth of encoding/json's time (BenchmarkDecodeRedeem).
 func decodeRedeemFast(b []byte, req *store.RedeemRequest) bool {
 	i := skipJSONSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
