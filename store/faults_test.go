@@ -544,3 +544,67 @@ func TestStore_GathersWhileTheDiskIsBusy(t *testing.T) {
 		require.Len(t, c.Redemptions, 1, code)
 	}
 }
+
+// The operations gathered while a batch waits for the disk have their
+// rules checked as they arrive, not after that fdatasync: when it returns,
+// the next record needs only to be written.
+func TestStore_ChecksGatheredOpsWhileTheDiskIsBusy(t *testing.T) {
+	if *engineFlag != "wal" {
+		t.Skip("only the write-ahead log pipelines its batches")
+	}
+	var hold atomic.Bool
+	entered, gate := make(chan struct{}, 1), make(chan struct{})
+	s, _ := testStore(t, Options{Log: walkv.Options{Log: wal.Options{Sync: func(f *os.File) error {
+		if hold.CompareAndSwap(true, false) {
+			entered <- struct{}{}
+			<-gate
+		}
+		return f.Sync()
+	}}}})
+	mustCampaign(t, s, CampaignSpec{ID: "c"})
+	codes := mustGenerate(t, s, "c", 4)
+
+	hold.Store(true)
+	first := make(chan error, 1)
+	go func() { _, err := s.Redeem(ctx, RedeemRequest{Code: codes[0]}); first <- err }()
+	<-entered // the first batch is written and waits for the disk
+	ran := make(chan string, 3)
+	var ops []*op
+	for _, code := range codes[1:] {
+		sc, err := s.screen(code, false)
+		require.NoError(t, err)
+		o := &op{fn: func(tx *wtx) error {
+			ran <- code
+			return s.redeemTx(tx, &RedeemRequest{Code: code}, sc, &Redemption{})
+		}, done: make(chan struct{})}
+		require.True(t, s.submitNoWait(o))
+		ops = append(ops, o)
+	}
+	for _, code := range codes[1:] {
+		select {
+		case got := <-ran:
+			require.Equal(t, code, got, "in the order they came")
+		case <-time.After(10 * time.Second):
+			close(gate)
+			t.Fatalf("the rules of %s waited for the fdatasync of an earlier batch", code)
+		}
+	}
+	for _, o := range ops {
+		select {
+		case <-o.done:
+			t.Fatal("answered before the batch before it was durable")
+		default:
+		}
+	}
+	close(gate)
+	require.NoError(t, <-first)
+	for _, o := range ops {
+		<-o.done
+		require.NoError(t, o.err)
+	}
+	for _, code := range codes {
+		c, err := s.GetCode(code)
+		require.NoError(t, err)
+		require.Len(t, c.Redemptions, 1, code)
+	}
+}

@@ -113,6 +113,7 @@ func (s *Store) writeLoop() {
 		<-s.completed
 		close(s.loopDone)
 	}()
+	_, pipelined := s.db.(kv.Pipeliner)
 	batch := make([]*op, 0, s.opts.MaxBatch)
 	var held *op // a bulk op that arrived while filling a batch
 	for {
@@ -131,31 +132,12 @@ func (s *Store) writeLoop() {
 			}
 		}
 		if first.bulk {
-			s.commit([]*op{first})
+			s.commit([]*op{first}, nil, false)
 			continue
 		}
 		batch = append(batch[:0], first)
 		for len(batch) < s.opts.MaxBatch {
-			var o *op
-			select {
-			case o = <-s.ops:
-			default:
-				select {
-				case <-s.durable: // a token left by an earlier answer
-				default:
-				}
-				if s.inflight.Load() == 0 {
-					break
-				}
-				// An earlier batch waits for the disk, so this one could
-				// not be durable before the next fdatasync anyway: gather
-				// what arrives until a batch is answered, then write all
-				// of it as one record.
-				select {
-				case o = <-s.ops:
-				case <-s.durable:
-				}
-			}
+			o := s.nextOp(false)
 			if o == nil {
 				break
 			}
@@ -165,7 +147,35 @@ func (s *Store) writeLoop() {
 			}
 			batch = append(batch, o)
 		}
-		s.commit(batch)
+		held = s.commit(batch, held, pipelined)
+	}
+}
+
+// nextOp returns the next queued operation, or nil when there is none.
+// With gather set, while an earlier batch waits for the disk, it waits for
+// one to arrive until a batch is answered: the operations in between could
+// not be durable before the next fdatasync anyway, so they share a record.
+func (s *Store) nextOp(gather bool) *op {
+	select {
+	case o := <-s.ops:
+		return o
+	default:
+	}
+	if !gather {
+		return nil
+	}
+	select {
+	case <-s.durable: // a token left by an earlier answer
+	default:
+	}
+	if s.inflight.Load() == 0 {
+		return nil
+	}
+	select {
+	case o := <-s.ops:
+		return o
+	case <-s.durable:
+		return nil
 	}
 }
 
@@ -215,7 +225,13 @@ func (s *Store) finish(batch []*op, tx *wtx, err error) {
 	}
 }
 
-func (s *Store) commit(batch []*op) {
+// commit runs batch as one transaction and hands it on to be answered
+// once durable. With gather set (a kv.Pipeliner), it also runs the
+// operations that arrive while an earlier batch waits for the disk, as
+// they arrive (see nextOp), so that their rules are checked meanwhile
+// rather than after that fdatasync; held is a bulk op met so far, which
+// ends the gathering. It returns the bulk op to run next, if any.
+func (s *Store) commit(batch []*op, held *op, gather bool) *op {
 	var failed int = -1
 	tx := &wtx{}
 	run := func(t kv.RwTx) error {
@@ -229,14 +245,28 @@ func (s *Store) commit(batch []*op) {
 				p.Prefetch(keys)
 			}
 		}
-		for i, o := range batch {
+		for i := 0; ; i++ {
+			if i == len(batch) {
+				if !gather || held != nil || len(batch) >= s.opts.MaxBatch {
+					return nil
+				}
+				o := s.nextOp(true)
+				if o == nil {
+					return nil
+				}
+				if o.bulk {
+					held = o
+					return nil
+				}
+				batch = append(batch, o)
+			}
+			o := batch[i]
 			o.err = safeCall(o.fn, tx)
 			if o.err != nil && !isRuleError(o.err) {
 				failed = i
 				return errAbort
 			}
 		}
-		return nil
 	}
 	bulk := len(batch) == 1 && batch[0].bulk
 	var err error
@@ -250,7 +280,7 @@ func (s *Store) commit(batch []*op) {
 				// The writer reuses batch's array for the next batch.
 				s.inflight.Add(1)
 				s.completions <- completion{batch: slices.Clone(batch), tx: tx, wait: wait}
-				return
+				return held
 			}
 			break
 		}
@@ -258,19 +288,20 @@ func (s *Store) commit(batch []*op) {
 	}
 	if errors.Is(err, kv.ErrTooLarge) && len(batch) > 1 {
 		// Over the engine's limits (etcd's operations per Txn): halves.
-		s.commit(batch[:len(batch)/2])
-		s.commit(batch[len(batch)/2:])
-		return
+		s.commit(batch[:len(batch)/2], nil, false)
+		s.commit(batch[len(batch)/2:], nil, false)
+		return held
 	}
 	if err != nil && failed >= 0 && len(batch) > 1 {
 		// Rerun each operation alone so only the faulty one fails.
 		for _, o := range batch {
-			s.commit([]*op{o})
+			s.commit([]*op{o}, nil, false)
 		}
-		return
+		return held
 	}
 	s.drainCompletions()
 	s.finish(batch, tx, err)
+	return held
 }
 
 // drainCompletions waits until the completer has answered every batch
