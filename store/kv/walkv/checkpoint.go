@@ -53,7 +53,8 @@ func (d *DB) checkpoint(haveWriteMu bool) error {
 	d.mu.Lock()
 	if d.frozen == nil && d.acked.Len() > 0 {
 		d.frozen, d.frozenLSN, d.frozenSize = d.acked, d.ackedLSN, d.ackedBytes
-		d.acked, d.ackedOps, d.ackedBytes, d.snap = newTree(), 0, 0, nil
+		d.acked, d.ackedOps, d.ackedBytes = newTree(), 0, 0
+		d.snap, d.sinceSnap = nil, nil
 	}
 	frozen, lsn := d.frozen, d.frozenLSN
 	if frozen != nil {

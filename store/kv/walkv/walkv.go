@@ -81,6 +81,11 @@ type DB struct {
 	ackedOps   int
 	ackedBytes int64
 	snap       *tree // a clone of acked for readers; nil when stale
+	// sinceSnap are the batches merged into acked since snap was cloned,
+	// oldest first: readers read them over snap, so that a clone (whose
+	// first writes after it copy the tree's nodes) is taken once per
+	// maxSinceSnap merges rather than after every fdatasync.
+	sinceSnap  []*tree
 	frozen     *tree
 	frozenLSN  uint64
 	frozenSize int64
@@ -188,7 +193,10 @@ func (d *DB) layers() ([]*tree, int64) {
 	}
 	if d.acked.Len() > 0 {
 		if d.snap == nil {
-			d.snap = d.acked.Clone()
+			d.snap, d.sinceSnap = d.acked.Clone(), d.sinceSnap[:0]
+		}
+		for i := len(d.sinceSnap) - 1; i >= 0; i-- {
+			out = append(out, d.sinceSnap[i])
 		}
 		out = append(out, d.snap)
 	}

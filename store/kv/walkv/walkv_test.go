@@ -302,14 +302,22 @@ func TestDB_RandomOperationsMatchAModel(t *testing.T) {
 				}
 			}
 			var got []string
+			k := key()
+			var v []byte
 			require.NoError(t, d.View(func(tx kv.Tx) error {
 				tx.Scan("b", r, func(k, v []byte) bool {
 					got = append(got, string(k)+"="+string(v))
 					return true
 				})
+				v = tx.Get("b", []byte(k))
 				return nil
 			}))
 			require.Equal(t, want, got, "step %d range %q..%q reverse %v", step, start, end, r.Reverse)
+			if w, ok := model[k]; ok {
+				require.Equal(t, w, string(v), "step %d get %q", step, k)
+			} else {
+				require.Nil(t, v, "step %d get %q (deleted or never written)", step, k)
+			}
 		case n < 95:
 			require.NoError(t, d.checkpoint(false))
 		default:

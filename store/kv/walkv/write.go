@@ -6,6 +6,7 @@ package walkv
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"promo/store/kv"
 	"promo/store/kv/wal"
@@ -103,6 +104,13 @@ func (d *DB) syncTo(lsn uint64) error {
 	return nil
 }
 
+// maxSinceSnap is the most merged batches readers read over their clone of
+// acked before it is taken again. Each costs a reader one lookup in a
+// small tree per Get; a clone costs the next merges a copy of every node
+// they touch, which, taken after every fdatasync, was a sixth of the
+// bytes allocated under durable redemptions.
+const maxSinceSnap = 16
+
 // mergeSynced moves the synced recent batches into acked; the caller holds
 // writeMu.
 func (d *DB) mergeSynced() {
@@ -119,11 +127,16 @@ func (d *DB) mergeSynced() {
 			return true
 		})
 		d.ackedLSN = b.lsn
+		if d.snap != nil {
+			d.sinceSnap = append(d.sinceSnap, b.t)
+		}
 		n++
 	}
 	if n > 0 {
-		d.recent = append(d.recent[:0], d.recent[n:]...)
-		d.snap = nil
+		d.recent = slices.Delete(d.recent, 0, n)
+		if len(d.sinceSnap) > maxSinceSnap {
+			d.snap, d.sinceSnap = nil, nil
+		}
 		if d.ackedOps >= d.opts.MaxOps {
 			d.poke()
 		}
