@@ -495,9 +495,6 @@ func TestStore_RestoredBackupNextToANewerLog(t *testing.T) {
 	require.Equal(t, "available", c.State, "the backup's state, from before the redemption")
 }
 
-// While a batch waits for the log's fdatasync, the writer gathers what
-// arrives into one batch instead of writing a record for each: those
-// operations could not be durable before the next fdatasync anyway.
 // heldSync holds the next fdatasync of a log segment, once armed, until
 // gate closes. Only a segment's: a checkpoint's record of its position and
 // the spare segment's preallocation sync files of their own, in the
@@ -521,29 +518,51 @@ func (h *heldSync) sync(f *os.File) error {
 	return f.Sync()
 }
 
-func TestStore_GathersWhileTheDiskIsBusy(t *testing.T) {
+// busyDisk opens a store on the log, generates n codes and redeems the
+// first; it returns once that redemption's batch is written and its
+// fdatasync held (released by close(hold.gate)), with its outcome to come
+// on first.
+func busyDisk(t *testing.T, n int) (s *Store, hold *heldSync, codes []string, first chan error) {
+	t.Helper()
 	if *engineFlag != "wal" {
 		t.Skip("only the write-ahead log pipelines its batches")
 	}
-	hold := newHeldSync()
-	s, _ := testStore(t, Options{Log: walkv.Options{Log: wal.Options{Sync: hold.sync}}})
+	hold = newHeldSync()
+	s, _ = testStore(t, Options{Log: walkv.Options{Log: wal.Options{Sync: hold.sync}}})
 	mustCampaign(t, s, CampaignSpec{ID: "c"})
-	codes := mustGenerate(t, s, "c", 11)
-
+	codes = mustGenerate(t, s, "c", n)
 	hold.armed.Store(true)
-	first := make(chan error, 1)
+	first = make(chan error, 1)
 	go func() { _, err := s.Redeem(ctx, RedeemRequest{Code: codes[0]}); first <- err }()
-	<-hold.entered // the first batch is written and waits for the disk
+	<-hold.entered
+	return s, hold, codes, first
+}
+
+// queueRedeem queues code's redemption without waiting for it; ran, when
+// not nil, is called as its rules begin.
+func queueRedeem(t *testing.T, s *Store, code string, ran func()) *op {
+	t.Helper()
+	sc, err := s.screen(code, false)
+	require.NoError(t, err)
+	o := &op{fn: func(tx *wtx) error {
+		if ran != nil {
+			ran()
+		}
+		return s.redeemTx(tx, &RedeemRequest{Code: code}, sc, &Redemption{})
+	}, done: make(chan struct{})}
+	require.True(t, s.submitNoWait(o))
+	return o
+}
+
+// While a batch waits for the log's fdatasync, the writer gathers what
+// arrives into one batch instead of writing a record for each: those
+// operations could not be durable before the next fdatasync anyway.
+func TestStore_GathersWhileTheDiskIsBusy(t *testing.T) {
+	s, hold, codes, first := busyDisk(t, 11)
 	before := s.commits.Load()
 	var ops []*op
 	for _, code := range codes[1:] {
-		sc, err := s.screen(code, false)
-		require.NoError(t, err)
-		o := &op{fn: func(tx *wtx) error {
-			return s.redeemTx(tx, &RedeemRequest{Code: code}, sc, &Redemption{})
-		}, done: make(chan struct{})}
-		require.True(t, s.submitNoWait(o))
-		ops = append(ops, o)
+		ops = append(ops, queueRedeem(t, s, code, nil))
 		time.Sleep(2 * time.Millisecond) // each alone would be a record of its own
 	}
 	close(hold.gate)
@@ -566,29 +585,11 @@ func TestStore_GathersWhileTheDiskIsBusy(t *testing.T) {
 // rules checked as they arrive, not after that fdatasync: when it returns,
 // the next record needs only to be written.
 func TestStore_ChecksGatheredOpsWhileTheDiskIsBusy(t *testing.T) {
-	if *engineFlag != "wal" {
-		t.Skip("only the write-ahead log pipelines its batches")
-	}
-	hold := newHeldSync()
-	s, _ := testStore(t, Options{Log: walkv.Options{Log: wal.Options{Sync: hold.sync}}})
-	mustCampaign(t, s, CampaignSpec{ID: "c"})
-	codes := mustGenerate(t, s, "c", 4)
-
-	hold.armed.Store(true)
-	first := make(chan error, 1)
-	go func() { _, err := s.Redeem(ctx, RedeemRequest{Code: codes[0]}); first <- err }()
-	<-hold.entered // the first batch is written and waits for the disk
+	s, hold, codes, first := busyDisk(t, 4)
 	ran := make(chan string, 3)
 	var ops []*op
 	for _, code := range codes[1:] {
-		sc, err := s.screen(code, false)
-		require.NoError(t, err)
-		o := &op{fn: func(tx *wtx) error {
-			ran <- code
-			return s.redeemTx(tx, &RedeemRequest{Code: code}, sc, &Redemption{})
-		}, done: make(chan struct{})}
-		require.True(t, s.submitNoWait(o))
-		ops = append(ops, o)
+		ops = append(ops, queueRedeem(t, s, code, func() { ran <- code }))
 	}
 	for _, code := range codes[1:] {
 		select {

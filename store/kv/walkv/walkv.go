@@ -63,7 +63,8 @@ type Options struct {
 // written to the log (the newest may not be synced yet: only writers read
 // those); acked, the synced batches merged into one tree; and frozen,
 // the tree a checkpoint is applying to the file. Readers see the synced
-// recent batches, a clone of acked, frozen and the file.
+// recent batches, the batches merged since their clone of acked, that
+// clone, frozen and the file.
 type DB struct {
 	base kv.Engine
 	log  *wal.Log
