@@ -5,7 +5,7 @@
 //
 // Acknowledged writes are held in memory, in an ordered tree, until a
 // checkpoint applies them to the database file in one transaction (at least
-// every 100 ms or 10,000 writes), recording the log position they reach in
+// every second or 50,000 keys written), recording the log position they reach in
 // that same transaction; the log's older segments are then released. Reads
 // see the tree over the file, so every acknowledged write is visible at
 // once. A checkpoint freezes the tree and starts a new one, so writers
@@ -37,12 +37,24 @@ const Meta kv.Bucket = "_wal"
 
 var appliedKey = []byte("applied")
 
+// The checkpoints' defaults (see Options). Each checkpoint is one bbolt
+// commit, which rewrites the branch pages above every random leaf it
+// touches and fdatasyncs twice beside the log's fdatasyncs: fewer, larger
+// ones cost less CPU per write (BENCHMARKS.md, "The checkpoint interval").
+// Replaying defaultMaxOps keys at start-up takes about 150 ms
+// (BenchmarkDB_OpenReplaysAFullCheckpoint).
+const (
+	defaultInterval = time.Second
+	defaultMaxOps   = 50_000
+)
+
 // Options configure a DB. The zero value is ready to use.
 type Options struct {
 	// Log configures the log's segments.
 	Log wal.Options
-	// Interval is the longest time between checkpoints (default 100 ms)
-	// and MaxOps the most writes a checkpoint waits for (default 10,000).
+	// Interval is the longest time between checkpoints (default 1 s)
+	// and MaxOps the most distinct keys written a checkpoint waits for
+	// (default 50,000).
 	Interval time.Duration
 	MaxOps   int
 	// MaxPending bounds the bytes of acknowledged writes held in memory
@@ -129,10 +141,10 @@ var (
 // belong to base's state. Closing the DB closes base.
 func Open(base kv.Engine, logDir string, opts Options) (*DB, error) {
 	if opts.Interval <= 0 {
-		opts.Interval = 100 * time.Millisecond
+		opts.Interval = defaultInterval
 	}
 	if opts.MaxOps <= 0 {
-		opts.MaxOps = 10_000
+		opts.MaxOps = defaultMaxOps
 	}
 	if opts.MaxPending <= 0 {
 		opts.MaxPending = 64 << 20

@@ -22,7 +22,7 @@ import (
 	"promo/store/kv/wal"
 )
 
-func openAt(t *testing.T, dir string, opts Options) *DB {
+func openAt(t testing.TB, dir string, opts Options) *DB {
 	t.Helper()
 	base, err := boltkv.Open(filepath.Join(dir, "test.db"), boltkv.Options{})
 	require.NoError(t, err)
