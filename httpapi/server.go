@@ -214,6 +214,32 @@ func callerOf(r *http.Request) Caller {
 	return Caller{}
 }
 
+// exchange is what observe keeps for one request, in one allocation
+// rather than six (a fifth of the allocations promo adds to an invalid
+// guess): the writer that records the status and size, the request's
+// context carrying its caller, and the room for the X-Request-Id header's
+// value and the log line.
+type exchange struct {
+	statusWriter
+	ctx  callerCtx
+	id   [1]string
+	line [256]byte
+}
+
+// callerCtx is a request's context with room for its caller, which wrap
+// fills once the API key is known (callerOf reads it).
+type callerCtx struct {
+	context.Context
+	caller Caller
+}
+
+func (c *callerCtx) Value(key any) any {
+	if key == ctxCaller {
+		return &c.caller
+	}
+	return c.Context.Value(key)
+}
+
 // statusWriter records the status and size of a response.
 type statusWriter struct {
 	http.ResponseWriter
@@ -271,9 +297,11 @@ func (s *Server) observe(name string, h func(w http.ResponseWriter, r *http.Requ
 		if len(id) == 0 || len(id) > 64 || strings.ContainsFunc(id, func(c rune) bool { return c <= ' ' || c > '~' }) {
 			id = s.ids.next()
 		}
-		rw.Header().Set("X-Request-Id", id)
-		r = r.WithContext(context.WithValue(r.Context(), ctxCaller, &Caller{}))
-		w := &statusWriter{ResponseWriter: rw}
+		ex := &exchange{statusWriter: statusWriter{ResponseWriter: rw}, ctx: callerCtx{Context: r.Context()}}
+		ex.id[0] = id
+		rw.Header()["X-Request-Id"] = ex.id[:]
+		r = r.WithContext(&ex.ctx)
+		w := &ex.statusWriter
 		if err := h(w, r); err != nil {
 			if w.status != 0 { // the response had begun: nothing more to send
 				s.log.Error("request failed mid-response", "route", name, "request_id", id, "err", err)
@@ -287,7 +315,7 @@ func (s *Server) observe(name string, h func(w http.ResponseWriter, r *http.Requ
 		// (/v1/codes/{code}), and logs are read by more people than codes
 		// should be.
 		if s.opts.AccessLog != nil {
-			line := accessLine(make([]byte, 0, 192), start.Add(d), id, r.Method, logName, w.status, w.bytes, d, callerOf(r).Name, s.clientAddr(r))
+			line := accessLine(ex.line[:0], start.Add(d), id, r.Method, logName, w.status, w.bytes, d, callerOf(r).Name, s.clientAddr(r))
 			s.opts.AccessLog.Write(line)
 			return
 		}

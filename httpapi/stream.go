@@ -150,13 +150,22 @@ var contentTypeJSON = []string{"application/json"}
 // (the store's FuzzJSONEncoding holds them to it).
 type jsonAppender interface{ AppendJSON([]byte) []byte }
 
+// smallAnswer is the most net/http buffers before it sends a response's
+// headers (its bufferBeforeChunkingSize): an answer this small, written
+// whole before the handler returns, gets its Content-Length from net/http,
+// without the header's two allocations. A larger one is given it, so that
+// it is not sent chunked.
+const smallAnswer = 2048
+
 // writeJSON answers v as JSON with status.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	h := w.Header()
 	h["Content-Type"] = contentTypeJSON
 	if a, ok := v.(jsonAppender); ok {
 		b := append(a.AppendJSON(make([]byte, 0, 256)), '\n')
-		h["Content-Length"] = []string{strconv.Itoa(len(b))}
+		if len(b) > smallAnswer {
+			h["Content-Length"] = []string{strconv.Itoa(len(b))}
+		}
 		w.WriteHeader(status)
 		w.Write(b)
 		return
