@@ -166,6 +166,7 @@ func Open(base kv.Engine, logDir string, opts Options) (*DB, error) {
 	}
 	d.applied.Store(applied)
 	d.ackedLSN = applied
+	start := time.Now()
 	log, err := wal.Open(logDir, applied, opts.Log, func(lsn uint64, payload []byte) error {
 		if err := decode(payload, d.addAcked); err != nil {
 			return err
@@ -177,6 +178,10 @@ func Open(base kv.Engine, logDir string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	d.log = log
+	if d.ackedLSN > applied {
+		opts.Logger.Info("replayed the log past the database file", "records", d.ackedLSN-applied,
+			"keys", d.ackedOps, "took", time.Since(start).Round(time.Millisecond))
+	}
 	if opts.ReadOnly {
 		close(d.stopped)
 		return d, nil

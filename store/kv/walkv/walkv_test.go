@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -81,8 +82,10 @@ func TestDB_CrashReplaysAcknowledgedWrites(t *testing.T) {
 	require.Equal(t, uint64(100), st.AppliedLSN)
 	d.abandon()
 
-	d = openAt(t, dir, Options{})
+	var logged bytes.Buffer
+	d = openAt(t, dir, Options{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
 	defer d.Close()
+	require.Contains(t, logged.String(), `msg="replayed the log past the database file" records=2 keys=3`)
 	require.Equal(t, "checkpoint", get(t, d, "after"))
 	require.Equal(t, "changed", get(t, d, "k000"))
 	require.Equal(t, "", get(t, d, "k001"))
