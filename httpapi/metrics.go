@@ -126,7 +126,7 @@ func (c *codesCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(committedDesc, prometheus.CounterValue, float64(w.Operations))
 	ch <- prometheus.MustNewConstMetric(filterDesc, prometheus.GaugeValue, float64(f.Count), "keys")
 	ch <- prometheus.MustNewConstMetric(filterDesc, prometheus.GaugeValue, float64(f.Capacity), "capacity")
-	if l := c.st.Storage().Log; l != nil {
+	if l := c.st.LogStats(); l != nil { // not Storage: its checkpoint would zero the lag
 		ch <- prometheus.MustNewConstMetric(logDescs["records"], prometheus.CounterValue, float64(l.Records))
 		ch <- prometheus.MustNewConstMetric(logDescs["syncs"], prometheus.CounterValue, float64(l.Syncs))
 		ch <- prometheus.MustNewConstMetric(logDescs["synctime"], prometheus.CounterValue, l.SyncSeconds)

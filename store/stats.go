@@ -202,6 +202,17 @@ func (s *Store) Stats() (Overview, error) {
 	return out, err
 }
 
+// LogStats returns the write-ahead log's figures as they are now, or nil
+// on an engine without a log. Unlike Storage it takes no checkpoint
+// first, so the writes held in memory and the lag behind the file are
+// what a metrics scrape should see, not the zeros a checkpoint leaves.
+func (s *Store) LogStats() *kv.LogStats {
+	if st, ok := s.db.(kv.Stater); ok {
+		return st.Stats().Log
+	}
+	return nil
+}
+
 // Storage returns the engine's storage figures. Behind the write-ahead log
 // it checkpoints first, so that the database file's figures count every
 // acknowledged write.

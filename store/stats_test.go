@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"promo/store/kv"
+	"promo/store/kv/walkv"
 )
 
 func TestStore_CampaignStats(t *testing.T) {
@@ -249,4 +250,27 @@ func TestStore_Open_CountsAssignedUsedOnce(t *testing.T) {
 	findings, err = s.Check(ctx)
 	require.NoError(t, err)
 	require.Empty(t, findings)
+}
+
+// LogStats shows the writes the log holds ahead of the file as they are;
+// Storage checkpoints first, so that the file's figures count them.
+func TestStore_LogStatsSeeTheWritesAheadOfTheFile(t *testing.T) {
+	if *engineFlag != "wal" {
+		t.Skip("only the log engine holds writes ahead of the file")
+	}
+	s, _ := testStore(t, Options{Log: walkv.Options{Interval: time.Hour, MaxOps: 1 << 30}})
+	mustCampaign(t, s, CampaignSpec{ID: "c"})
+	codes := mustGenerate(t, s, "c", 5)
+	for _, code := range codes {
+		_, err := s.Redeem(ctx, RedeemRequest{Code: code})
+		require.NoError(t, err)
+	}
+	l := s.LogStats()
+	require.NotNil(t, l)
+	require.Greater(t, l.LastLSN, l.AppliedLSN, "no checkpoint came since the redemptions")
+	require.Greater(t, l.PendingBytes, int64(0))
+
+	l = s.Storage().Log
+	require.Equal(t, l.LastLSN, l.AppliedLSN, "Storage checkpoints first")
+	require.Zero(t, s.LogStats().PendingBytes)
 }
