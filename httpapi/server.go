@@ -215,7 +215,7 @@ func callerOf(r *http.Request) Caller {
 }
 
 // exchange is what observe keeps for one request, in one allocation
-// rather than six (a fifth of the allocations promo adds to an invalid
+// rather than five (a fifth of the allocations promo adds to an invalid
 // guess): the writer that records the status and size, the request's
 // context carrying its caller, and the room for the X-Request-Id header's
 // value and the log line.

@@ -130,17 +130,14 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	wake := make(chan struct{}, 1)
 	go func() { // new events wake the dispatcher, once per Gather at most
 		after, _ := d.st.LastEventSeq()
-		gather := time.NewTimer(0)
-		<-gather.C
 		for ctx.Err() == nil {
 			if err := d.st.WaitEvents(ctx, after); err != nil {
 				return
 			}
-			gather.Reset(d.opts.Gather)
 			select {
 			case <-ctx.Done():
 				return
-			case <-gather.C:
+			case <-time.After(d.opts.Gather):
 			}
 			after, _ = d.st.LastEventSeq()
 			select {

@@ -384,3 +384,38 @@ func TestDispatcher_StaleListDoesNotDeliverTwice(t *testing.T) {
 	seqs, _ := rcv.got()
 	require.Len(t, seqs, 5, "each event once: %v", seqs)
 }
+
+// countingStore counts how often the dispatcher reads the webhooks.
+type countingStore struct {
+	*store.Store
+	targets atomic.Int64
+}
+
+func (c *countingStore) WebhookTargets() ([]store.WebhookTarget, error) {
+	c.targets.Add(1)
+	return c.Store.WebhookTargets()
+}
+
+// Under a burst of commits the dispatcher looks at the webhooks once per
+// Gather, not once per commit, and still delivers every event.
+func TestDispatcher_GathersEventsBeforeLooking(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "promo.db"))
+	defer s.Close()
+	rcv := newReceiver(t, nil)
+	_, secret, err := s.CreateWebhook(ctx, store.WebhookSpec{URL: rcv.srv.URL, Events: []string{store.EventCodeRedeemed}})
+	require.NoError(t, err)
+	rcv.secret.Store(secret)
+	cs := &countingStore{Store: s}
+	const gather = 50 * time.Millisecond
+	stop := run(t, cs, Options{Poll: time.Hour, Gather: gather})
+	defer stop()
+	require.Eventually(t, func() bool { return cs.targets.Load() == 1 }, 5*time.Second, time.Millisecond, "the first look, at start")
+
+	start := time.Now()
+	work(t, s, "burst", 200) // 202 commits, each with an event
+	elapsed := time.Since(start)
+	require.Eventually(t, func() bool { seqs, _ := rcv.got(); return len(seqs) == 200 }, 10*time.Second, 10*time.Millisecond)
+	looks := cs.targets.Load() - 1
+	t.Logf("%d looks at the webhooks for 202 commits in %s", looks, elapsed.Round(time.Millisecond))
+	require.LessOrEqual(t, looks, int64(elapsed/gather)+4, "one look per Gather, not one per commit")
+}

@@ -19,7 +19,8 @@ import (
 // keys past the file's position. The writes are shaped like W3's
 // idempotent redemptions: one Update per redemption, four new keys (a
 // code's record, the redemption, its event, the customer's index entry)
-// and two hot counters. Each iteration opens a fresh copy of that crashed state.
+// and two hot counters. Each iteration opens a fresh copy of that crashed
+// state.
 func BenchmarkDB_OpenReplaysAFullCheckpoint(b *testing.B) {
 	src := b.TempDir()
 	d := openAt(b, src, Options{Interval: time.Hour, MaxOps: 1 << 30})

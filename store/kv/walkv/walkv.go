@@ -4,14 +4,14 @@
 // database file is brought up to date in the background.
 //
 // Acknowledged writes are held in memory, in an ordered tree, until a
-// checkpoint applies them to the database file in one transaction (at least
-// every second or 50,000 keys written), recording the log position they reach in
-// that same transaction; the log's older segments are then released. Reads
-// see the tree over the file, so every acknowledged write is visible at
-// once. A checkpoint freezes the tree and starts a new one, so writers
-// never wait for the file's commit, unless the writes held in memory reach
-// Options.MaxPending: then they wait for the checkpoint, or are refused
-// with kv.ErrUnavailable while checkpoints fail (a full disk).
+// checkpoint applies them to the database file in one transaction (at
+// least every second or 50,000 keys written), recording the log position
+// they reach in that same transaction; the log's older segments are then
+// released. Reads see the tree over the file, so every acknowledged write
+// is visible at once. A checkpoint freezes the tree and starts a new one,
+// so writers never wait for the file's commit, unless the writes held in
+// memory reach Options.MaxPending: then they wait for the checkpoint, or
+// are refused with kv.ErrUnavailable while checkpoints fail (a full disk).
 //
 // On open, the log's records after the recorded position are replayed into
 // memory. A failed fdatasync is fatal (see Options.OnFatal): the engine
