@@ -48,6 +48,16 @@ func newReceiver(t *testing.T, answer func(int) int) *receiver {
 	return r
 }
 
+// subscribe makes a webhook of events at the receiver's URL, whose
+// signatures the receiver then checks.
+func (r *receiver) subscribe(s *store.Store, events ...string) store.Webhook {
+	w, secret, err := s.CreateWebhook(ctx, store.WebhookSpec{URL: r.srv.URL, Events: events})
+	require.NoError(r.t, err)
+	require.True(r.t, strings.HasPrefix(secret, "whsec_"))
+	r.secret.Store(secret)
+	return w
+}
+
 func (r *receiver) handle(w http.ResponseWriter, req *http.Request) {
 	body, _ := io.ReadAll(req.Body)
 	n := int(r.n.Add(1))
@@ -119,10 +129,7 @@ func TestDispatcher_DeliversSignedEventsInOrder(t *testing.T) {
 	defer s.Close()
 	work(t, s, "before", 2) // a new webhook starts at the log's end
 	rcv := newReceiver(t, nil)
-	w, secret, err := s.CreateWebhook(ctx, store.WebhookSpec{URL: rcv.srv.URL, Events: []string{store.EventCodeRedeemed, store.EventCampaignCreated}})
-	require.NoError(t, err)
-	require.True(t, strings.HasPrefix(secret, "whsec_"))
-	rcv.secret.Store(secret)
+	w := rcv.subscribe(s, store.EventCodeRedeemed, store.EventCampaignCreated)
 	stop := run(t, s, Options{})
 	defer stop()
 	work(t, s, "after", 5)
@@ -154,9 +161,7 @@ func TestDispatcher_RetriesInOrderUntilDelivered(t *testing.T) {
 		}
 		return http.StatusNoContent
 	})
-	w, secret, err := s.CreateWebhook(ctx, store.WebhookSpec{URL: rcv.srv.URL, Events: []string{"*"}})
-	require.NoError(t, err)
-	rcv.secret.Store(secret)
+	w := rcv.subscribe(s, "*")
 	stop := run(t, s, Options{Backoff: func(int) time.Duration { return 10 * time.Millisecond }})
 	defer stop()
 	work(t, s, "c", 3)
@@ -192,9 +197,7 @@ func TestDispatcher_ResumesAfterARestart(t *testing.T) {
 		}
 		return http.StatusOK
 	})
-	_, secret, err := s.CreateWebhook(ctx, store.WebhookSpec{URL: rcv.srv.URL, Events: []string{"*"}})
-	require.NoError(t, err)
-	rcv.secret.Store(secret)
+	rcv.subscribe(s, "*")
 	stop := run(t, s, Options{Backoff: func(int) time.Duration { return 5 * time.Millisecond }})
 	work(t, s, "c", 4)
 	require.Eventually(t, func() bool { return rcv.n.Load() > 3 }, 10*time.Second, 5*time.Millisecond)
@@ -226,9 +229,7 @@ func TestDispatcher_ReceiverThatNeverAnswers(t *testing.T) {
 	live := newReceiver(t, nil)
 	wd, _, err := s.CreateWebhook(ctx, store.WebhookSpec{URL: dead.URL, Events: []string{"*"}})
 	require.NoError(t, err)
-	_, secret, err := s.CreateWebhook(ctx, store.WebhookSpec{URL: live.srv.URL, Events: []string{"*"}})
-	require.NoError(t, err)
-	live.secret.Store(secret)
+	live.subscribe(s, "*")
 	stop := run(t, s, Options{Timeout: 200 * time.Millisecond, Backoff: func(int) time.Duration { return time.Hour }})
 	defer stop()
 	work(t, s, "c", 3)
@@ -374,8 +375,7 @@ func TestDispatcher_StaleListDoesNotDeliverTwice(t *testing.T) {
 	s := openStore(t, filepath.Join(t.TempDir(), "promo.db"))
 	defer s.Close()
 	rcv := newReceiver(t, nil)
-	_, _, err := s.CreateWebhook(ctx, store.WebhookSpec{URL: rcv.srv.URL, Events: []string{store.EventCodeRedeemed}})
-	require.NoError(t, err)
+	rcv.subscribe(s, store.EventCodeRedeemed)
 	work(t, s, "c", 5)
 	stop := run(t, &staleTargets{Store: s}, Options{})
 	require.Eventually(t, func() bool { seqs, _ := rcv.got(); return len(seqs) >= 5 }, 10*time.Second, 10*time.Millisecond)
@@ -402,9 +402,7 @@ func TestDispatcher_GathersEventsBeforeLooking(t *testing.T) {
 	s := openStore(t, filepath.Join(t.TempDir(), "promo.db"))
 	defer s.Close()
 	rcv := newReceiver(t, nil)
-	_, secret, err := s.CreateWebhook(ctx, store.WebhookSpec{URL: rcv.srv.URL, Events: []string{store.EventCodeRedeemed}})
-	require.NoError(t, err)
-	rcv.secret.Store(secret)
+	rcv.subscribe(s, store.EventCodeRedeemed)
 	cs := &countingStore{Store: s}
 	const gather = 50 * time.Millisecond
 	stop := run(t, cs, Options{Poll: time.Hour, Gather: gather})
