@@ -52,6 +52,7 @@ func (e *env) bench(c *urfave.Context) error {
 		if err != nil {
 			return usageErrorf("--floor-answer: %v", err)
 		}
+		tuneProcs() // the scheduler promo serve runs with
 		return benchError(bench.ServeFloor(c.Context, addr, answer, e.stderr))
 	}
 	cfg := bench.Config{Runs: c.Int("runs"), N: c.Int("n"), Clients: c.Int("clients"), K: c.Int("k"), T: c.Duration("t"),

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -153,4 +154,19 @@ func TestLogBuffer_WritesInBatchesAndOnClose(t *testing.T) {
 	require.NoError(t, slow.Close())
 	require.Equal(t, "first\nlast\n", out.String(), "Close writes what is left")
 	require.NoError(t, b.Close())
+}
+
+// The server adds one P to what Go chose, once however often it starts in
+// a process, and leaves a GOMAXPROCS from the environment alone.
+func TestTuneProcs_AddsOneProcessorUnlessGOMAXPROCSIsSet(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	t.Setenv("GOMAXPROCS", "")
+	tuneProcs()
+	tuneProcs()
+	require.Equal(t, startProcs+1, runtime.GOMAXPROCS(0))
+
+	runtime.GOMAXPROCS(startProcs)
+	t.Setenv("GOMAXPROCS", fmt.Sprint(startProcs))
+	tuneProcs()
+	require.Equal(t, startProcs, runtime.GOMAXPROCS(0))
 }
