@@ -120,7 +120,9 @@ func (e *env) serve(c *urfave.Context) error {
 		return err
 	}
 	tuneGC(st.Filter().SizeBytes)
-	tuneProcs()
+	if !onEtcd(c) {
+		tuneProcs() // on etcd, no goroutine here waits in fdatasync
+	}
 	defer func() {
 		if err := st.Close(); err != nil {
 			log.Error("closing the database", "err", err)
