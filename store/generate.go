@@ -114,36 +114,78 @@ func (s *Store) generate(ctx context.Context, campaignID string, req GenerateReq
 		return res, err
 	}
 	res.Batch = batchName(batch)
+	// The next chunk is drawn and sorted while the writer stores this one,
+	// on the other core: drawing and sorting were a sixth of a generation's
+	// time. makeUnique's replacements, drawn on the writer's goroutine, take
+	// a generator of their own (a Generator is not safe for concurrent use).
+	fix, err := gen.NewGenerator(c.Format, s.opts.Random)
+	if err != nil {
+		return res, internal(err, "make a generator")
+	}
 	keyLen := g.KeyLen()
-	arena := make([]byte, 0, chunk*keyLen)
-	keys := make([][]byte, 0, chunk)
-	for cell := 0; cell < len(counts); {
+	var bufs [2]struct {
+		arena []byte
+		keys  [][]byte
+	}
+	var inflight chan error // the chunk the writer is storing, if any
+	var inflightN int
+	wait := func() error {
+		if inflight == nil {
+			return nil
+		}
+		err := <-inflight
+		inflight = nil
+		if err == nil {
+			res.Generated += inflightN
+			if req.Progress != nil {
+				req.Progress(res.Generated, req.Count)
+			}
+		}
+		return err
+	}
+	// finish returns err, or the stored chunk's failure, once no chunk is
+	// in flight: nothing is written after Generate returns.
+	finish := func(err error) (GenerateResult, error) {
+		if werr := wait(); err == nil {
+			err = werr
+		}
+		return res, err
+	}
+	for i, cell := 0, 0; cell < len(counts); i++ {
 		if err := ctx.Err(); err != nil {
-			return res, err
+			return finish(err)
 		}
-		arena, keys = arena[:0], keys[:0]
-		for ; cell < len(counts) && (len(keys) == 0 || len(keys)+int(counts[cell]) <= chunk); cell++ {
+		b := &bufs[i%2] // the other is the chunk in flight
+		b.arena, b.keys = b.arena[:0], b.keys[:0]
+		if b.arena == nil {
+			b.arena, b.keys = make([]byte, 0, chunk*keyLen), make([][]byte, 0, chunk)
+		}
+		for ; cell < len(counts) && (len(b.keys) == 0 || len(b.keys)+int(counts[cell]) <= chunk); cell++ {
 			for j := uint32(0); j < counts[cell]; j++ {
-				if arena, err = g.AppendKey(arena, cell, p); err != nil {
-					return res, internal(err, "draw random codes")
+				if b.arena, err = g.AppendKey(b.arena, cell, p); err != nil {
+					return finish(internal(err, "draw random codes"))
 				}
-				keys = append(keys, arena[len(arena)-keyLen:len(arena):len(arena)])
+				b.keys = append(b.keys, b.arena[len(b.arena)-keyLen:len(b.arena):len(b.arena)])
 			}
 		}
+		keys := b.keys
 		slices.SortFunc(keys, bytes.Compare)
-		err := s.bulkUpdate(ctx, func(tx *wtx) error {
-			if err := s.makeUnique(tx, g, keys, p); err != nil {
-				return err
-			}
-			return s.insertCodes(tx, c, batch, keys, nil, cGenerated)
-		})
-		if err != nil {
+		if err := wait(); err != nil {
 			return res, err
 		}
-		res.Generated += len(keys)
-		if req.Progress != nil {
-			req.Progress(res.Generated, req.Count)
-		}
+		done := make(chan error, 1)
+		inflight, inflightN = done, len(keys)
+		go func() {
+			done <- s.bulkUpdate(ctx, func(tx *wtx) error {
+				if err := s.makeUnique(tx, fix, keys, p); err != nil {
+					return err
+				}
+				return s.insertCodes(tx, c, batch, keys, nil, cGenerated)
+			})
+		}()
+	}
+	if err := wait(); err != nil {
+		return res, err
 	}
 	if err := s.SaveFilter(); err != nil {
 		s.log.Warn("saving the filter after generating", "err", err)

@@ -239,3 +239,27 @@ func TestStore_Assign_GeneratedCodesInRandomOrder(t *testing.T) {
 	}
 	require.False(t, slices.IsSorted(got), "20 assignments in key order: %v", got)
 }
+
+// A dense fill: a fifth of a 100,000-code space, in chunks of 500, so
+// that many drawn codes already exist and makeUnique replaces them on the
+// writer's goroutine while the next chunk is being drawn on the caller's.
+// Every code is stored once and the counters agree (the cleanup's Check
+// verifies the rest).
+func TestStore_Generate_DenseFillReplacesDuplicatesWhileTheNextChunkIsDrawn(t *testing.T) {
+	s, _ := testStore(t, Options{ChunkSize: 500})
+	mustCampaign(t, s, CampaignSpec{ID: "dense", Format: &gen.Format{Alphabet: "numeric", Length: 5}, MinGuessOdds: 1})
+	const n = 20_000
+	res, err := s.Generate(ctx, "dense", GenerateRequest{Count: n})
+	require.NoError(t, err)
+	require.Equal(t, n, res.Generated)
+	seen := make(map[string]bool, n)
+	require.NoError(t, s.EachCode("dense", "", func(c Code) error {
+		require.False(t, seen[c.Code], "duplicate %s", c.Code)
+		seen[c.Code] = true
+		return nil
+	}))
+	require.Len(t, seen, n)
+	c, err := s.Campaign("dense")
+	require.NoError(t, err)
+	require.Equal(t, int64(n), c.Counts.Generated)
+}

@@ -76,7 +76,9 @@ const schemaVersion = "2"
 type Options struct {
 	// Now is the clock; nil means time.Now. Tests set it to be exact.
 	Now func() time.Time
-	// Random is the source of code randomness; nil means crypto/rand.
+	// Random is the source of code randomness; nil means crypto/rand. It
+	// must be safe for concurrent use: a generation reads it from two
+	// goroutines.
 	Random io.Reader
 	// ChunkSize is how many codes Generate writes per transaction
 	// (default 100,000).
