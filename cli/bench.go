@@ -70,16 +70,15 @@ func (e *env) bench(c *urfave.Context) error {
 	}
 	// W3 redeems W1's codes, runs×clients×k of them, and W3-race the last
 	// few; the other workloads need none.
-	need, what := 0, ""
 	if slices.Contains(cfg.Workloads, "W3") {
-		need, what = cfg.Runs*cfg.Clients*cfg.K, "W3 needs runs×clients×k"
-	}
-	if slices.Contains(cfg.Workloads, "W3-race") {
-		need += bench.RaceCodes
-		what = strings.TrimPrefix(what+fmt.Sprintf(" + %d for W3-race", bench.RaceCodes), " + ")
-	}
-	if need > cfg.N {
-		return usageErrorf("%s = %d codes but W1 makes only --n %d; lower --k or raise --n", what, need, cfg.N)
+		need := cfg.Runs * cfg.Clients * cfg.K
+		if slices.Contains(cfg.Workloads, "W3-race") {
+			need += bench.RaceCodes
+		}
+		if need > cfg.N {
+			return usageErrorf("W3 needs runs×clients×k = %d codes (and W3-race %d more) but W1 makes only --n %d; lower --k or raise --n",
+				cfg.Runs*cfg.Clients*cfg.K, bench.RaceCodes, cfg.N)
+		}
 	}
 	cfg.Dir = c.String("dir")
 	return benchError(bench.Run(c.Context, cfg))
