@@ -49,7 +49,10 @@ func TestBinary_BenchPrintsResults(t *testing.T) {
 	// Only W3 and W3-race redeem W1's codes: W2 alone takes any --k.
 	few, err := exec.Command(promoBin, "bench", "--workloads", "W3", "--n", "1000", "--k", "100", "--clients", "16", "--runs", "1").CombinedOutput()
 	require.Error(t, err)
-	require.Contains(t, string(few), "W3 needs runs×clients×k = 1600 codes (and W3-race 100 more) but W1 makes only --n 1000")
+	require.Contains(t, string(few), "W3 needs runs×clients×k = 1600 codes but W1 makes only --n 1000")
+	raced, err := exec.Command(promoBin, "bench", "--workloads", "W3,W3-race", "--n", "1000", "--k", "60", "--clients", "16", "--runs", "1").CombinedOutput()
+	require.Error(t, err)
+	require.Contains(t, string(raced), "W3 needs runs×clients×k = 960 codes and W3-race 100 more but W1 makes only --n 1000")
 	w2, err := exec.Command(promoBin, "bench", "--workloads", "W2", "--n", "1000", "--k", "100", "--clients", "2", "--runs", "1", "--t", "200ms").CombinedOutput()
 	require.NoError(t, err, "%s", w2)
 	require.Contains(t, string(w2), "RESULT\tappliance\tW2\t")

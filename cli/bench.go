@@ -72,12 +72,13 @@ func (e *env) bench(c *urfave.Context) error {
 	// few; the other workloads need none.
 	if slices.Contains(cfg.Workloads, "W3") {
 		need := cfg.Runs * cfg.Clients * cfg.K
+		what := fmt.Sprintf("runs×clients×k = %d codes", need)
 		if slices.Contains(cfg.Workloads, "W3-race") {
 			need += bench.RaceCodes
+			what += fmt.Sprintf(" and W3-race %d more", bench.RaceCodes)
 		}
 		if need > cfg.N {
-			return usageErrorf("W3 needs runs×clients×k = %d codes (and W3-race %d more) but W1 makes only --n %d; lower --k or raise --n",
-				cfg.Runs*cfg.Clients*cfg.K, bench.RaceCodes, cfg.N)
+			return usageErrorf("W3 needs %s but W1 makes only --n %d; lower --k or raise --n", what, cfg.N)
 		}
 	}
 	cfg.Dir = c.String("dir")
