@@ -31,7 +31,7 @@ func (s *Store) Check(ctx context.Context) ([]string, error) {
 	s.settleEvents()
 	err := s.view(func(tx kv.Tx) error {
 		for _, step := range []func(context.Context, kv.Tx) error{
-			c.batches, c.codes, c.redemptions, c.counters, c.indexes, c.customerLimits, c.events,
+			c.batches, c.codes, c.redemptions, c.counters, c.indexes, c.customerLimits, c.events, c.idempotency,
 		} {
 			if err := step(ctx, tx); err != nil {
 				return err
@@ -248,3 +248,20 @@ func (c *checker) events(_ context.Context, tx kv.Tx) error {
 
 var counterNames = [...]string{"generated", "imported", "assigned", "redeemed", "rolled_back", "voided",
 	"discount_total", "order_total", "available", "assigned (state)", "redeemed (state)", "voided (state)"}
+
+// idempotency checks that every idempotency record reads, and that a
+// redemption's record names a redemption that exists.
+func (c *checker) idempotency(_ context.Context, tx kv.Tx) error {
+	tx.Scan(bucketIdem, kv.All, func(k, v []byte) bool {
+		scope, key, _ := bytes.Cut(k, []byte{0})
+		rec, err := decodeIdemRecord(v)
+		switch {
+		case err != nil:
+			c.add("idempotency record %q of %q: %v", key, scope, err)
+		case rec.Ref != 0 && tx.Get(bucketRedemptions, seqKey(rec.Ref)) == nil:
+			c.add("idempotency record %q of %q: names redemption %s, which does not exist", key, scope, redemptionName(rec.Ref))
+		}
+		return true
+	})
+	return nil
+}

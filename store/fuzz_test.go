@@ -80,13 +80,13 @@ func FuzzIdempotencyKey(f *testing.F) {
 	})
 }
 
-// FuzzIdemRecord checks the binary idempotency record: what encode writes,
-// decode reads back exactly, and decode never panics on any bytes (a
+// FuzzIdemRecord checks the binary idempotency records, whole answers and
+// those naming a redemption: what encode writes, decode reads back exactly, and decode never panics on any bytes (a
 // record from schema 1, JSON, is read too).
 func FuzzIdemRecord(f *testing.F) {
-	f.Add([]byte("h"), int64(1764000000000000000), "already_redeemed", "this code was already redeemed", "code", []byte(`{"id":"rd_1"}`))
-	f.Add([]byte{}, int64(0), "", "", "", []byte{})
-	f.Fuzz(func(t *testing.T, hash []byte, at int64, code, msg, field string, result []byte) {
+	f.Add([]byte("h"), int64(1764000000000000000), "already_redeemed", "this code was already redeemed", "code", []byte(`{"id":"rd_1"}`), uint64(1))
+	f.Add([]byte{}, int64(0), "", "", "", []byte{}, uint64(0))
+	f.Fuzz(func(t *testing.T, hash []byte, at int64, code, msg, field string, result []byte, ref uint64) {
 		h := make([]byte, 32)
 		copy(h, hash)
 		rec := idemRecord{Hash: h, At: time.Unix(0, at).UTC(), Code: code, Msg: msg, Field: field}
@@ -101,6 +101,13 @@ func FuzzIdemRecord(f *testing.F) {
 			t.Fatalf("round trip: got %+v, want %+v", got, rec)
 		}
 		decodeIdemRecord(result) // arbitrary bytes: an error or a record, never a panic
+		if ref != 0 {
+			named := idemRecord{Hash: h, At: rec.At, Ref: ref}
+			got, err := decodeIdemRecord(named.encode())
+			if err != nil || got.Ref != ref || !bytes.Equal(got.Hash, h) || !got.At.Equal(rec.At) || got.Result != nil {
+				t.Fatalf("decode(encode(%+v)) = %+v, %v", named, got, err)
+			}
+		}
 	})
 }
 

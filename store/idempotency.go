@@ -51,6 +51,9 @@ type idemRecord struct {
 	Code   string          `json:"c,omitempty"`
 	Msg    string          `json:"m,omitempty"`
 	Field  string          `json:"f,omitempty"`
+	// Ref, when not 0, is the redemption a successful Redeem made: the
+	// answer is that redemption as it was redeemed (see idemReplay).
+	Ref uint64 `json:"-"`
 }
 
 // An idempotency record is stored in binary, as it is written on the
@@ -60,10 +63,28 @@ type idemRecord struct {
 //	1 | hash(32) | at (varint unix ns) | code | msg | field | result
 //
 // with each string a uvarint length and its bytes, and the result (JSON)
-// the rest. Records written by schema 1 are JSON, and still read.
-const idemBinary = 1
+// the rest. Records written by schema 1 are JSON, and still read. A
+// successful redemption's record names the redemption instead of carrying
+// its answer, which it already stores:
+//
+//	2 | hash(32) | at (varint unix ns) | redemption number (uvarint)
+//
+// so an idempotent redemption writes a record of 45 bytes rather than
+// about 340 (denser leaves of the idempotency bucket for the checkpoint
+// to rewrite, fewer bytes in the log).
+const (
+	idemBinary = 1
+	idemRef    = 2
+)
 
 func (r *idemRecord) encode() []byte {
+	if r.Ref != 0 {
+		b := make([]byte, 0, 33+2*binary.MaxVarintLen64)
+		b = append(b, idemRef)
+		b = append(b, r.Hash...)
+		b = binary.AppendVarint(b, r.At.UnixNano())
+		return binary.AppendUvarint(b, r.Ref)
+	}
 	b := make([]byte, 0, 48+len(r.Code)+len(r.Msg)+len(r.Field)+len(r.Result))
 	b = append(b, idemBinary)
 	b = append(b, r.Hash...)
@@ -80,12 +101,19 @@ func decodeIdemRecord(v []byte) (idemRecord, error) {
 		err := json.Unmarshal(v, &r)
 		return r, err
 	}
-	if len(v) < 34 || v[0] != idemBinary {
+	if len(v) < 34 || (v[0] != idemBinary && v[0] != idemRef) {
 		return r, errors.New("corrupt idempotency record")
 	}
 	r.Hash = bytes.Clone(v[1:33])
 	d := decoder{b: v[33:]}
 	r.At = time.Unix(0, d.varint()).UTC()
+	if v[0] == idemRef {
+		r.Ref = d.uvarint()
+		if d.err || r.Ref == 0 || len(d.b) > 0 {
+			return r, errors.New("corrupt idempotency record")
+		}
+		return r, nil
+	}
 	r.Code, r.Msg, r.Field = d.string(), d.string(), d.string()
 	if d.err {
 		return r, errors.New("corrupt idempotency record")
@@ -121,6 +149,22 @@ func idemReplay(tx kv.Tx, idem *Idempotency, out any) (bool, error) {
 	if rec.Code != "" {
 		return true, &Error{Code: rec.Code, Message: rec.Msg, Field: rec.Field}
 	}
+	if rec.Ref != 0 {
+		red, ok := out.(*Redemption)
+		if !ok {
+			return true, internal(fmt.Errorf("the record names redemption %s, the request wants %T", redemptionName(rec.Ref), out), "read idempotency record")
+		}
+		r, err := getRedemption(tx, rec.Ref)
+		if err != nil {
+			return true, internal(err, "read idempotency record")
+		}
+		// The first answer is the redemption as it was made: a later
+		// rollback sets only these fields (an erasure's pseudonym is
+		// replayed, as it is in the answers recorded whole).
+		r.RolledBackAt, r.RollbackReason, r.RewardVoided = nil, "", false
+		*red = r
+		return true, nil
+	}
 	if err := json.Unmarshal(rec.Result, out); err != nil {
 		return true, internal(err, "read idempotency record")
 	}
@@ -149,6 +193,13 @@ func idemSave(tx *wtx, now time.Time, idem *Idempotency, out any, opErr error) e
 	}
 	tx.Put(bucketIdem, idem.dbKey(), rec.encode())
 	return opErr
+}
+
+// idemSaveRedemption records a successful redemption's answer as a
+// reference to redemption n (see idemRef).
+func idemSaveRedemption(tx *wtx, now time.Time, idem *Idempotency, n uint64) {
+	rec := idemRecord{Hash: idem.Hash[:], At: now.UTC(), Ref: n}
+	tx.Put(bucketIdem, idem.dbKey(), rec.encode())
 }
 
 // idemLocks serialises requests that share an idempotency key and span

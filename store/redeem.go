@@ -230,6 +230,10 @@ func (s *Store) Redeem(ctx context.Context, req RedeemRequest) (Redemption, erro
 			}
 		}
 		err := s.redeemTx(tx, &req, sc, &out)
+		if n, ok := parseRedemptionName(out.ID); err == nil && ok && req.Idempotency != nil {
+			idemSaveRedemption(tx, s.now(), req.Idempotency, n)
+			return nil
+		}
 		return idemSave(tx, s.now(), req.Idempotency, &out, err)
 	})
 	return out, err

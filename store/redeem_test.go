@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"promo/gen"
+	"promo/store/kv"
 )
 
 func TestDiscount(t *testing.T) {
@@ -208,6 +210,114 @@ func TestStore_Redeem_Idempotency(t *testing.T) {
 	require.Equal(t, int64(2), c.Counts.Redeemed)
 	_, err = s.Redeem(ctx, RedeemRequest{Code: codes[0], Idempotency: &Idempotency{Scope: "till", Key: "has space"}})
 	requireCode(t, err, EInvalid)
+}
+
+// A successful redemption's idempotency record names the redemption; a
+// retry must still get the first answer after the redemption was rolled
+// back, across a restart, and with the pseudonym once the customer is
+// erased.
+func TestStore_Redeem_IdempotencyReplaysTheFirstAnswer(t *testing.T) {
+	clk := newClock()
+	path := filepath.Join(t.TempDir(), "promo.db")
+	s, err := openTest(path, Options{Now: clk.Now})
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	mustCampaign(t, s, CampaignSpec{ID: "thanks", Benefit: &Benefit{Type: BenefitAmount, Value: 1000, Currency: "EUR"}})
+	mustCampaign(t, s, CampaignSpec{ID: "ref", Kind: KindReferral, Referral: &Referral{RewardCampaign: "thanks"}})
+	code, err := s.Assign(ctx, "ref", AssignRequest{CustomerID: "rita"})
+	require.NoError(t, err)
+	req := RedeemRequest{Code: code.Code, CustomerID: "friend", OrderID: "o-1", OrderAmount: 5000, Currency: "eur",
+		Terminal: "till-3", Idempotency: &Idempotency{Scope: "till", Key: "sale-1", Hash: [32]byte{1}}}
+	first, err := s.Redeem(ctx, req)
+	require.NoError(t, err)
+	require.NotEmpty(t, first.RewardCode)
+
+	var rec idemRecord
+	require.NoError(t, s.view(func(tx kv.Tx) error {
+		rec, err = decodeIdemRecord(tx.Get(bucketIdem, req.Idempotency.dbKey()))
+		return err
+	}))
+	n, _ := parseRedemptionName(first.ID)
+	require.Equal(t, n, rec.Ref, "the record names the redemption")
+	require.Empty(t, rec.Result, "and does not copy its answer")
+
+	clk.Add(time.Minute)
+	rb, err := s.Rollback(ctx, first.ID, RollbackRequest{Reason: "returned"})
+	require.NoError(t, err)
+	require.NotNil(t, rb.RolledBackAt)
+	require.True(t, rb.RewardVoided)
+	replay, err := s.Redeem(ctx, req)
+	require.NoError(t, err)
+	require.Equal(t, first, replay, "a retry after the rollback gets the first answer")
+
+	require.NoError(t, s.Close())
+	s, err = openTest(path, Options{Now: clk.Now})
+	require.NoError(t, err)
+	replay, err = s.Redeem(ctx, req)
+	require.NoError(t, err)
+	require.Equal(t, first, replay, "and so after a restart")
+
+	erased, err := s.EraseCustomer(ctx, "friend")
+	require.NoError(t, err)
+	replay, err = s.Redeem(ctx, req)
+	require.NoError(t, err)
+	want := first
+	want.CustomerID = erased.Pseudonym
+	require.Equal(t, want, replay, "an erased customer's id is not replayed")
+
+	findings, err := s.Check(ctx)
+	require.NoError(t, err)
+	require.Empty(t, findings)
+}
+
+// Answers recorded whole (a rollback's, and every redemption's before
+// records named redemptions) still replay.
+func TestStore_Redeem_IdempotencyReplaysWholeAnswers(t *testing.T) {
+	s, _ := testStore(t, Options{})
+	mustCampaign(t, s, CampaignSpec{ID: "c"})
+	codes := mustGenerate(t, s, "c", 1)
+	idem := &Idempotency{Scope: "till", Key: "sale-1", Hash: [32]byte{1}}
+	first, err := s.Redeem(ctx, RedeemRequest{Code: codes[0], OrderAmount: 700})
+	require.NoError(t, err)
+	require.NoError(t, s.update(ctx, func(tx *wtx) error {
+		return idemSave(tx, s.now(), idem, &first, nil)
+	}))
+	replay, err := s.Redeem(ctx, RedeemRequest{Code: codes[0], OrderAmount: 700, Idempotency: idem})
+	require.NoError(t, err)
+	require.Equal(t, first, replay)
+
+	rbIdem := &Idempotency{Scope: "till", Key: "undo-1", Hash: [32]byte{2}}
+	rb, err := s.Rollback(ctx, first.ID, RollbackRequest{Reason: "returned", Idempotency: rbIdem})
+	require.NoError(t, err)
+	again, err := s.Rollback(ctx, first.ID, RollbackRequest{Reason: "returned", Idempotency: rbIdem})
+	require.NoError(t, err)
+	require.Equal(t, rb, again)
+}
+
+// promo check finds an idempotency record that names a missing
+// redemption, or does not read.
+func TestStore_Check_IdempotencyRecords(t *testing.T) {
+	s, _ := testStore(t, Options{})
+	dangling := &Idempotency{Scope: "till", Key: "sale-9", Hash: [32]byte{9}}
+	broken := &Idempotency{Scope: "till", Key: "sale-10"}
+	require.NoError(t, s.update(ctx, func(tx *wtx) error {
+		idemSaveRedemption(tx, s.now(), dangling, 999)
+		tx.Put(bucketIdem, broken.dbKey(), []byte{idemRef, 1, 2})
+		return nil
+	}))
+	findings, err := s.Check(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{
+		`idempotency record "sale-10" of "till": corrupt idempotency record`,
+		`idempotency record "sale-9" of "till": names redemption rd_999, which does not exist`,
+	}, findings)
+	_, err = s.Redeem(ctx, RedeemRequest{Code: "ANYTHING", Idempotency: dangling})
+	requireCode(t, err, EInternal)
+	require.NoError(t, s.update(ctx, func(tx *wtx) error {
+		tx.Delete(bucketIdem, dangling.dbKey())
+		tx.Delete(bucketIdem, broken.dbKey())
+		return nil
+	}))
 }
 
 func TestStore_Rollback(t *testing.T) {
