@@ -66,6 +66,7 @@ func (l *Log) create(path string, size int64) error {
 		os.Remove(tmp)
 		return fmt.Errorf("create a log segment: %w", err)
 	}
+	l.made.Add(1)
 	return l.syncDir()
 }
 
@@ -84,7 +85,10 @@ func (l *Log) syncDir() error {
 // roll starts a new segment whose first record is lsn, for a record of
 // size bytes: the spare when it is big enough, else a new file. The
 // records of the old segment are synced first, so that Sync need only
-// flush the segment being written.
+// flush the segment being written. The next spare is not made here: the
+// checkpoint that follows soon releases the segment before this one,
+// which Release keeps as the spare, and only a segment half written with
+// no spare yet has one made (Write).
 func (l *Log) roll(lsn uint64, size int64) error {
 	l.mu.Lock()
 	want := l.nextSize
@@ -132,7 +136,6 @@ func (l *Log) roll(lsn uint64, size int64) error {
 	l.nextSize = min(2*segSize, l.opts.MaxSegment)
 	l.spare = nil
 	l.mu.Unlock()
-	l.prepare()
 	return nil
 }
 
@@ -202,6 +205,7 @@ func (l *Log) Release(lsn uint64) error {
 			}
 			l.spare = &spareState{done: make(chan struct{})}
 			close(l.spare.done)
+			l.recycled.Add(1)
 		} else if err := os.Remove(old); err != nil {
 			return fmt.Errorf("remove a log segment: %w", err)
 		}

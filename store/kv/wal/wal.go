@@ -90,6 +90,8 @@ type Log struct {
 	records   atomic.Int64
 	syncs     atomic.Int64
 	syncNanos atomic.Int64
+	made      atomic.Int64 // segments zero-filled
+	recycled  atomic.Int64 // released segments kept as the next spare
 }
 
 // Append writes payload as the next record and returns its LSN once it is
@@ -207,13 +209,17 @@ type Stats struct {
 	Records      int64 // appended since open
 	Syncs        int64
 	SyncTime     time.Duration // spent in fdatasync since open
+	// Made counts the segments zero-filled since open, Recycled the
+	// released ones kept to be written again instead.
+	Made, Recycled int64
 }
 
 // Stats returns the log's segments and counts.
 func (l *Log) Stats() Stats {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	st := Stats{Segments: len(l.segs), Records: l.records.Load(), Syncs: l.syncs.Load(), SyncTime: time.Duration(l.syncNanos.Load())}
+	st := Stats{Segments: len(l.segs), Records: l.records.Load(), Syncs: l.syncs.Load(), SyncTime: time.Duration(l.syncNanos.Load()),
+		Made: l.made.Load(), Recycled: l.recycled.Load()}
 	for _, s := range l.segs {
 		st.SegmentBytes += s.size
 	}

@@ -100,6 +100,43 @@ func TestLog_SegmentsRollRecycleAndReplay(t *testing.T) {
 	require.Empty(t, l.Verify())
 }
 
+// TestLog_ReleasedSegmentsAreWrittenAgain: once segments have grown to
+// their full size, and each is released soon after the log rolls past it
+// (as the checkpoints do), the log writes released segments again instead
+// of zero-filling new ones, and replay reads only the current records.
+func TestLog_ReleasedSegmentsAreWrittenAgain(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{MaxSegment: 16 << 10}
+	l, _ := open(t, dir, 0, opts)
+	next, applied := 1, 0
+	round := func() {
+		appendN(t, l, next, 10) // about 1.7 KiB: a segment lasts several rounds
+		next += 10
+		applied = next - 6 // the checkpoint trails the writer
+		require.NoError(t, l.Release(uint64(applied)))
+	}
+	for i := 0; i < 60; i++ {
+		round()
+	}
+	st := l.Stats()
+	require.Positive(t, st.Recycled, "full-size released segments are kept as the spare")
+	made := st.Made
+	for i := 0; i < 200; i++ {
+		round()
+	}
+	st = l.Stats()
+	require.Equal(t, made, st.Made, "no segment is zero-filled while released ones come back")
+	require.Greater(t, st.Recycled, int64(10))
+	require.LessOrEqual(t, st.Segments, 2)
+
+	require.NoError(t, l.Close())
+	l, got := open(t, dir, uint64(applied), opts)
+	defer l.Close()
+	require.Equal(t, want(applied+1, next-1), got, "records left from a segment's earlier use are not replayed")
+	require.Empty(t, l.Verify())
+	appendN(t, l, next, 5)
+}
+
 func TestLog_RecordLargerThanASegment(t *testing.T) {
 	dir := t.TempDir()
 	opts := Options{MaxSegment: 8 << 10}
