@@ -139,16 +139,51 @@ func (f *Filter) AddMany(keys [][]byte) {
 	}
 }
 
-// add is Add without locking.
-func (f *Filter) add(key []byte) {
+// TestAndAddMany adds every key in keys, as AddMany does, and returns
+// present with the index of each key that Test would have reported true
+// just before it was added: one probably added earlier, or repeated
+// within keys. It reads each key's bits once, where Test and then AddMany
+// read them twice; with keys far apart in a large filter, each read is a
+// cache miss. It is safe for concurrent use.
+func (f *Filter) TestAndAddMany(keys [][]byte, present []int) []int {
+	for base := 0; base < len(keys); base += addBatch {
+		n := min(len(keys)-base, addBatch)
+		f.mu.Lock()
+		for i, key := range keys[base : base+n] {
+			if f.testAndAdd(key) {
+				present = append(present, base+i)
+			}
+		}
+		f.mu.Unlock()
+	}
+	return present
+}
+
+// last returns the layer a key is added to, appending one first when the
+// newest is full, and counts the key. The caller holds the write lock.
+func (f *Filter) last() *layer {
 	last := &f.layers[len(f.layers)-1]
 	if last.count >= last.capacity && len(f.layers) < maxLayers {
 		f.appendLayer(min(2*last.capacity, maxCapacity))
 		last = &f.layers[len(f.layers)-1]
 	}
-	last.bf.Add(key)
 	last.count++
 	f.count++
+	return last
+}
+
+// add is Add without locking.
+func (f *Filter) add(key []byte) { f.last().bf.Add(key) }
+
+// testAndAdd is test, then add, without locking.
+func (f *Filter) testAndAdd(key []byte) bool {
+	last := f.last() // after any growth, so that test sees every layer
+	if len(f.layers) == 1 {
+		return last.bf.TestAndAdd(key)
+	}
+	was := f.test(key)
+	last.bf.Add(key)
+	return was
 }
 
 // Test reports whether key may have been added: false means it certainly was
@@ -158,6 +193,11 @@ func (f *Filter) add(key []byte) {
 func (f *Filter) Test(key []byte) bool {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
+	return f.test(key)
+}
+
+// test is Test without locking.
+func (f *Filter) test(key []byte) bool {
 	if len(f.layers) == 1 {
 		return f.layers[0].bf.Test(key)
 	}

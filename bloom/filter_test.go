@@ -146,6 +146,35 @@ func TestFilter_AddMany_SameAsAdd(t *testing.T) {
 	require.Equal(t, encode(t, one, testMark), encode(t, many, testMark))
 }
 
+// TestAndAddMany must answer each key as Test did just before the key was
+// added, and leave the filter as AddMany would: across growth (New(0, 0)
+// holds 1024 keys per first layer), across batches, and for repeats.
+func TestFilter_TestAndAddMany_SameAsTestThenAdd(t *testing.T) {
+	keys := makeKeys(members, 0, minCapacity)
+	keys = append(keys, keys[0]) // a repeat that makes the filter grow
+	keys = append(keys, makeKeys(members, minCapacity, 3*addBatch+7)...)
+	later := len(keys)
+	keys = append(keys, keys[5], keys[addBatch+1]) // repeats: present
+	keys = append(keys, makeKeys(nonMembers, 0, 2000)...)
+	one, many := New(0, 0), New(0, 0)
+	var want []int
+	for i, k := range keys {
+		if one.Test(k) {
+			want = append(want, i)
+		}
+		one.Add(k)
+	}
+	got := many.TestAndAddMany(keys, nil)
+	require.Equal(t, want, got)
+	require.Contains(t, got, minCapacity, "a repeat tests present as the filter grows")
+	require.Contains(t, got, later, "a later repeat tests present")
+	require.Contains(t, got, later+1, "a later repeat tests present")
+	require.Greater(t, many.Layers(), 3, "the keys span several layers")
+	require.Equal(t, encode(t, one, testMark), encode(t, many, testMark))
+	requireAll(t, many, keys)
+	require.Equal(t, []int{0, 1}, many.TestAndAddMany(keys[:2], nil), "keys added before test present")
+}
+
 func TestFilter_SizeBytes(t *testing.T) {
 	f := New(1_000_000, 0.001)
 	m, _ := layerParams(1_000_000, 0.001)

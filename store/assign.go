@@ -191,7 +191,7 @@ func (s *Store) generateOne(tx *wtx, c *Campaign) (found, error) {
 		if s.mayExist(key) && tx.Get(bucketCodes, key) != nil {
 			continue
 		}
-		if err := s.insertCodes(tx, c, 0, [][]byte{key}, nil, cGenerated); err != nil {
+		if err := s.insertCodes(tx, c, 0, [][]byte{key}, nil, cGenerated, false); err != nil {
 			return found{}, err
 		}
 		return found{key: key, rec: codeRec{state: stateAvailable, camp: c.Num}, camp: c}, nil

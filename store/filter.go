@@ -92,10 +92,9 @@ func (s *Store) buildFilter() (*bloom.Filter, uint64, error) {
 	return f, n, nil
 }
 
-// addToFilter adds keys to the filter before tx commits and marks the saved
-// filter stale in the same transaction.
-func (s *Store) addToFilter(tx *wtx, keys [][]byte) error {
-	s.filter.Load().AddMany(keys)
+// filterGrew marks the saved filter stale in tx, whose codes were added to
+// the filter before it commits.
+func (s *Store) filterGrew(tx *wtx) error {
 	if s.cl != nil {
 		s.noteCodesAdded(tx)
 		return nil

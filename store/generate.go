@@ -180,7 +180,7 @@ func (s *Store) generate(ctx context.Context, campaignID string, req GenerateReq
 				if err := s.makeUnique(tx, fix, keys, p); err != nil {
 					return err
 				}
-				return s.insertCodes(tx, c, batch, keys, nil, cGenerated)
+				return s.insertCodes(tx, c, batch, keys, nil, cGenerated, true)
 			})
 		}()
 	}
@@ -194,15 +194,26 @@ func (s *Store) generate(ctx context.Context, campaignID string, req GenerateReq
 }
 
 // makeUnique replaces keys that exist in the database or repeat within keys
-// by fresh ones from the same cells, and leaves keys sorted. With 55 random
-// bits this almost never happens; the filter makes the check nearly free.
+// by fresh ones from the same cells, leaves keys sorted, and adds them to
+// the filter. With 55 random bits a replacement almost never happens; the
+// filter makes the check nearly free: each key is tested and added in one
+// pass, and only the few it may hold already (its false positives) are
+// read from the database.
 func (s *Store) makeUnique(tx kv.Tx, g *gen.Generator, keys [][]byte, p int) error {
 	f := s.filter.Load()
-	exists := func(k []byte) bool { return f.Test(k) && tx.Get(bucketCodes, k) != nil }
+	var maybe map[string]bool // keys the filter may have held before they were added
+	for _, i := range f.TestAndAddMany(keys, nil) {
+		if maybe == nil {
+			maybe = map[string]bool{}
+		}
+		maybe[string(keys[i])] = true
+	}
+	exists := func(k []byte) bool { return maybe[string(k)] && tx.Get(bucketCodes, k) != nil }
 	if s.cl != nil && len(keys) > 0 {
-		// Another node may have just stored any of them: one Scan of the
-		// chunk's range reads them all and conflicts with any code stored
-		// in it before this commits; a replacement outside it is read.
+		// Another node may have just stored any of them, and this node's
+		// filter may not know it yet: one Scan of the chunk's range reads
+		// them all and conflicts with any code stored in it before this
+		// commits; a replacement outside it is read.
 		lo, hi := keys[0], append(bytes.Clone(keys[len(keys)-1]), 0)
 		stored := map[string]bool{}
 		tx.Scan(bucketCodes, kv.Range{Start: lo, End: hi}, func(k, _ []byte) bool {
@@ -227,6 +238,12 @@ func (s *Store) makeUnique(tx kv.Tx, g *gen.Generator, keys [][]byte, p int) err
 					return internal(err, "draw random codes")
 				}
 				copy(k, fresh)
+				if len(f.TestAndAddMany([][]byte{k}, nil)) > 0 {
+					if maybe == nil {
+						maybe = map[string]bool{}
+					}
+					maybe[string(k)] = true
+				}
 				dups++
 			}
 		}
@@ -242,13 +259,17 @@ func (s *Store) makeUnique(tx kv.Tx, g *gen.Generator, keys [][]byte, p int) err
 
 // insertCodes stores new codes (sorted keys) for campaign c: the records,
 // the campaign's creation-order index, the counters, the batch's progress,
-// an event, and the filter (before commit). displays, when set, holds each
-// code's form as imported. counter is cGenerated or cImported.
-func (s *Store) insertCodes(tx *wtx, c *Campaign, batch uint64, keys [][]byte, displays []string, counter int64) error {
+// an event, and the filter (before commit; inFilter says makeUnique has
+// added them already). displays, when set, holds each code's form as
+// imported. counter is cGenerated or cImported.
+func (s *Store) insertCodes(tx *wtx, c *Campaign, batch uint64, keys [][]byte, displays []string, counter int64, inFilter bool) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	if err := s.addToFilter(tx, keys); err != nil {
+	if !inFilter {
+		s.filter.Load().AddMany(keys)
+	}
+	if err := s.filterGrew(tx); err != nil {
 		return err
 	}
 	rec := codeRec{state: stateAvailable, camp: c.Num, batch: batch}

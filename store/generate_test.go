@@ -263,3 +263,30 @@ func TestStore_Generate_DenseFillReplacesDuplicatesWhileTheNextChunkIsDrawn(t *t
 	require.NoError(t, err)
 	require.Equal(t, int64(n), c.Counts.Generated)
 }
+
+// A second generation into a space a fifth full draws a stored code about
+// once in five: the filter says "maybe" for those, the database confirms,
+// and makeUnique replaces them, so every code is stored once. (A chunk
+// never meets another chunk's codes of the same generation: each covers
+// cells of its own.)
+func TestStore_Generate_IntoAFilledSpaceReplacesStoredCodes(t *testing.T) {
+	s, _ := testStore(t, Options{ChunkSize: 500})
+	format := &gen.Format{Alphabet: "numeric", Length: 5}
+	mustCampaign(t, s, CampaignSpec{ID: "first", Format: format, MinGuessOdds: 1})
+	mustCampaign(t, s, CampaignSpec{ID: "second", Format: format, MinGuessOdds: 1})
+	const n = 20_000
+	for _, id := range []string{"first", "second"} {
+		res, err := s.Generate(ctx, id, GenerateRequest{Count: n})
+		require.NoError(t, err)
+		require.Equal(t, n, res.Generated)
+	}
+	seen := make(map[string]string, 2*n)
+	for _, id := range []string{"first", "second"} {
+		require.NoError(t, s.EachCode(id, "", func(c Code) error {
+			require.Empty(t, seen[c.Code], "%s of %s is also in %s", c.Code, id, seen[c.Code])
+			seen[c.Code] = id
+			return nil
+		}))
+	}
+	require.Len(t, seen, 2*n)
+}

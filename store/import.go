@@ -211,7 +211,7 @@ func (s *Store) Import(ctx context.Context, campaignID string, r io.Reader, opts
 			}
 			tx.onCommit(func() { batch, res.Batch = b, batchName(b) })
 			res.Imported += len(keys)
-			return s.insertCodes(tx, c, b, keys, displays, cImported)
+			return s.insertCodes(tx, c, b, keys, displays, cImported, false)
 		})
 		if err != nil {
 			break
