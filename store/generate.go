@@ -201,11 +201,8 @@ func (s *Store) generate(ctx context.Context, campaignID string, req GenerateReq
 // read from the database.
 func (s *Store) makeUnique(tx kv.Tx, g *gen.Generator, keys [][]byte, p int) error {
 	f := s.filter.Load()
-	var maybe map[string]bool // keys the filter may have held before they were added
+	maybe := map[string]bool{} // keys the filter may have held before they were added
 	for _, i := range f.TestAndAddMany(keys, nil) {
-		if maybe == nil {
-			maybe = map[string]bool{}
-		}
 		maybe[string(keys[i])] = true
 	}
 	exists := func(k []byte) bool { return maybe[string(k)] && tx.Get(bucketCodes, k) != nil }
@@ -239,9 +236,6 @@ func (s *Store) makeUnique(tx kv.Tx, g *gen.Generator, keys [][]byte, p int) err
 				}
 				copy(k, fresh)
 				if len(f.TestAndAddMany([][]byte{k}, nil)) > 0 {
-					if maybe == nil {
-						maybe = map[string]bool{}
-					}
 					maybe[string(k)] = true
 				}
 				dups++
