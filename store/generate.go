@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -64,6 +65,14 @@ func (s *Store) Generate(ctx context.Context, campaignID string, req GenerateReq
 	return res, err
 }
 
+// minCellRoom is the fewest possible codes a generation's cell may hold.
+// How many codes a cell holds is about Poisson: with 64 places in a space
+// half full, the chance that a cell is asked for more than it holds is
+// 2e-7. Cells of ten in a space two fifths full, which etcd's small
+// transactions once led to, overflow at 3e-3 each: a generation over
+// 10,000 of them always gave up.
+const minCellRoom = 64
+
 func (s *Store) generate(ctx context.Context, campaignID string, req GenerateRequest) (GenerateResult, error) {
 	s.genMu.Lock()
 	defer s.genMu.Unlock()
@@ -89,9 +98,14 @@ func (s *Store) generate(ctx context.Context, campaignID string, req GenerateReq
 		return GenerateResult{}, internal(err, "make a generator")
 	}
 	chunk := s.chunkFor(g.KeyLen())
-	// Cells fine enough that one chunk's range holds few existing codes.
+	// Cells fine enough that one chunk's range holds few existing codes,
+	// and big enough to hold minCellRoom codes or more: how many codes a
+	// cell takes varies from cell to cell, and in a space a fifth full
+	// cells of ten would often be asked for more than ten.
 	p := 0
+	radix := float64(len(c.Format.Symbols()))
 	for p < c.Format.Length-1 && g.Cells(p+1) != 0 && g.Cells(p+1) <= 1<<20 &&
+		math.Pow(radix, float64(c.Format.Length-p-1)) >= minCellRoom &&
 		uint64(g.Cells(p))*uint64(chunk) < 4*(total+uint64(req.Count)) {
 		p++
 	}
@@ -211,7 +225,9 @@ func (s *Store) makeUnique(tx kv.Tx, g *gen.Generator, keys [][]byte, p int) err
 		// filter may not know it yet: one Scan of the chunk's range reads
 		// them all and conflicts with any code stored in it before this
 		// commits; a replacement outside it is read.
-		lo, hi := keys[0], append(bytes.Clone(keys[len(keys)-1]), 0)
+		// Both ends are copies: replacements are made in place, and a range
+		// that moved with keys[0] would take in keys the Scan never read.
+		lo, hi := bytes.Clone(keys[0]), append(bytes.Clone(keys[len(keys)-1]), 0)
 		stored := map[string]bool{}
 		tx.Scan(bucketCodes, kv.Range{Start: lo, End: hi}, func(k, _ []byte) bool {
 			stored[string(k)] = true

@@ -270,9 +270,6 @@ func TestStore_Generate_DenseFillReplacesDuplicatesWhileTheNextChunkIsDrawn(t *t
 // never meets another chunk's codes of the same generation: each covers
 // cells of its own.)
 func TestStore_Generate_IntoAFilledSpaceReplacesStoredCodes(t *testing.T) {
-	skipOnEtcd(t, "an open bug: on etcd the first generation stores 1-2 of these 20,000 codes twice "+
-		"(a recount gives 19,998-19,999) and the second fails with no unique code after 100 tries; "+
-		"the code before the one-pass filter check fails the same way")
 	s, _ := testStore(t, Options{ChunkSize: 500})
 	format := &gen.Format{Alphabet: "numeric", Length: 5}
 	mustCampaign(t, s, CampaignSpec{ID: "first", Format: format, MinGuessOdds: 1})
