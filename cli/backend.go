@@ -75,7 +75,7 @@ func (e *env) open(c *urfave.Context, create bool) (Backend, error) {
 				return nil, err
 			}
 		}
-		return e.openEtcd(c, e.logger(slog.LevelWarn))
+		return e.openEtcd(c, store.Options{Logger: e.logger(slog.LevelWarn)})
 	}
 	path := c.String("db")
 	if path == "" {

@@ -94,12 +94,12 @@ func (e *env) etcdHasStore(c *urfave.Context) error {
 }
 
 // openEtcd opens the store kept in the cluster the --etcd flags name.
-func (e *env) openEtcd(c *urfave.Context, log *slog.Logger) (*store.Store, error) {
+func (e *env) openEtcd(c *urfave.Context, opts store.Options) (*store.Store, error) {
 	eo, err := etcdOptions(c, "etcd", "etcd-prefix")
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.OpenEtcd(context.Background(), eo, store.Options{Logger: log})
+	st, err := store.OpenEtcd(context.Background(), eo, opts)
 	if err != nil {
 		if store.ErrorCode(err) == store.EUnavailable {
 			return nil, unreachable("the etcd cluster at "+strings.Join(eo.Endpoints, ",")+" cannot be reached: "+store.ErrorMessage(err)+"; check --etcd (or PROMO_ETCD) and that a quorum of members runs", err)

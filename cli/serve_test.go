@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -169,4 +170,25 @@ func TestTuneProcs_AddsOneProcessorUnlessGOMAXPROCSIsSet(t *testing.T) {
 	t.Setenv("GOMAXPROCS", fmt.Sprint(startProcs))
 	tuneProcs()
 	require.Equal(t, startProcs, runtime.GOMAXPROCS(0))
+}
+
+// While codes are added in bulk the server's memory limit is tight, and
+// it has room for checkpoints otherwise; GOMEMLIMIT leaves it alone.
+func TestBulkMemoryLimit_TightWhileCodesAreAddedUnlessGOMEMLIMITIsSet(t *testing.T) {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	t.Setenv("GOMEMLIMIT", "")
+	filter := uint64(1 << 20)
+	onBulk := bulkMemoryLimit(func() uint64 { return filter })
+	onBulk(true)
+	require.Equal(t, int64(160<<20), debug.SetMemoryLimit(-1))
+	onBulk(false)
+	require.Equal(t, int64(256<<20), debug.SetMemoryLimit(-1))
+	filter = 100 << 20 // the limit follows a filter of 100 MiB
+	onBulk(true)
+	require.Equal(t, int64(300<<20), debug.SetMemoryLimit(-1))
+	onBulk(false)
+	require.Equal(t, int64(396<<20), debug.SetMemoryLimit(-1))
+
+	t.Setenv("GOMEMLIMIT", "1GiB")
+	require.Nil(t, bulkMemoryLimit(func() uint64 { return filter }))
 }

@@ -56,6 +56,7 @@ func (s *Store) Generate(ctx context.Context, campaignID string, req GenerateReq
 	if req.Count < 1 || req.Count > MaxGenerate {
 		return GenerateResult{}, fieldErr("count", "want 1 to %d codes per call, got %d", MaxGenerate, req.Count)
 	}
+	defer s.bulk()()
 	var res GenerateResult
 	err := s.idempotent(ctx, req.Idempotency, &res, func() error {
 		var err error

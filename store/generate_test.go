@@ -3,9 +3,12 @@ package store
 import (
 	"context"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -289,4 +292,52 @@ func TestStore_Generate_IntoAFilledSpaceReplacesStoredCodes(t *testing.T) {
 		}))
 	}
 	require.Len(t, seen, 2*n)
+}
+
+// OnBulk hears when codes start and stop being added in bulk: around each
+// generation and import, failed ones included, and once for an import and
+// a generation that overlap (an import reads its file before it waits for
+// a generation to finish).
+func TestStore_OnBulk_BracketsGenerationsAndImports(t *testing.T) {
+	var mu sync.Mutex
+	var calls []bool
+	got := func() []bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(calls)
+	}
+	s, _ := testStore(t, Options{OnBulk: func(running bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls = append(calls, running)
+	}})
+	mustCampaign(t, s, CampaignSpec{ID: "gen"})
+	mustCampaign(t, s, CampaignSpec{ID: "imp", Kind: KindGeneric})
+	_, err := s.Generate(ctx, "gen", GenerateRequest{Count: 10})
+	require.NoError(t, err)
+	_, err = s.Import(ctx, "imp", strings.NewReader("IMPORTED-1\n"), ImportOptions{})
+	require.NoError(t, err)
+	_, err = s.Generate(ctx, "missing", GenerateRequest{Count: 10})
+	require.Equal(t, ENotFound, ErrorCode(err))
+	_, err = s.Import(ctx, "imp", strings.NewReader("BAD_1\n"), ImportOptions{})
+	require.Equal(t, EInvalid, ErrorCode(err), "a malformed code")
+	_, err = s.Redeem(ctx, RedeemRequest{Code: "IMPORTED-1"})
+	require.NoError(t, err)
+	require.Equal(t, []bool{true, false, true, false, true, false, true, false}, got(), "nothing but generations and imports")
+
+	pr, pw := io.Pipe()
+	imported := make(chan error, 1)
+	go func() {
+		_, err := s.Import(ctx, "imp", pr, ImportOptions{})
+		imported <- err
+	}()
+	require.Eventually(t, func() bool { return len(got()) == 9 }, 10*time.Second, time.Millisecond)
+	_, err = s.Generate(ctx, "gen", GenerateRequest{Count: 10})
+	require.NoError(t, err)
+	require.Len(t, got(), 9, "the generation ran inside the import's bracket")
+	_, err = io.WriteString(pw, "IMPORTED-2\n")
+	require.NoError(t, err)
+	require.NoError(t, pw.Close())
+	require.NoError(t, <-imported)
+	require.Equal(t, []bool{true, false}, got()[8:])
 }

@@ -142,6 +142,7 @@ func (s *Store) Import(ctx context.Context, campaignID string, r io.Reader, opts
 	if c.Status == StatusArchived {
 		return ImportResult{}, Errorf(EConflict, "campaign %q is archived; it takes no new codes", c.ID)
 	}
+	defer s.bulk()()
 	file, err := readImport(r)
 	if err != nil {
 		return ImportResult{}, err

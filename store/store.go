@@ -108,6 +108,10 @@ type Options struct {
 	// PageSize is bbolt's page size for a new file (default: the OS page
 	// size). An existing file keeps its own.
 	PageSize int
+	// OnBulk, when set, is called with true as the first generation or
+	// import at a time starts, and with false as the last one ends: a
+	// server keeps its memory tight meanwhile. Calls do not overlap.
+	OnBulk func(running bool)
 }
 
 // Store is a promo database: the engine's files (by default FILE and the
@@ -140,6 +144,8 @@ type Store struct {
 	closed   bool
 
 	genMu       sync.Mutex  // serialises operations that add codes
+	bulkMu      sync.Mutex  // guards bulkN and the calls of Options.OnBulk
+	bulkN       int         // generations and imports running
 	codesAdded  atomic.Bool // the filter changed since it was loaded or saved
 	rejected    rejectCounters
 	eventsMu    sync.Mutex
@@ -352,4 +358,25 @@ func (s *Store) Close() error {
 	s.settleEvents() // what this store appended, numbered before it goes
 	errs = append(errs, s.db.Close())
 	return errors.Join(errs...)
+}
+
+// bulk counts a generation or import in until the returned function is
+// called, telling Options.OnBulk when the first starts and the last ends.
+// An import reads its file before it takes genMu, so two may overlap.
+func (s *Store) bulk() (end func()) {
+	if s.opts.OnBulk == nil {
+		return func() {}
+	}
+	s.bulkMu.Lock()
+	if s.bulkN++; s.bulkN == 1 {
+		s.opts.OnBulk(true)
+	}
+	s.bulkMu.Unlock()
+	return func() {
+		s.bulkMu.Lock()
+		if s.bulkN--; s.bulkN == 0 {
+			s.opts.OnBulk(false)
+		}
+		s.bulkMu.Unlock()
+	}
 }
