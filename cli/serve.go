@@ -250,7 +250,7 @@ func bulkMemoryLimit(filterBytes func() uint64) func(bulk bool) {
 // resident instead of 300 MB. Otherwise it leaves 96 MiB more: a
 // checkpoint under idempotent redemptions holds up to ~120 MB of bbolt's
 // page buffers and nodes for half a second, and under the tight limit the
-// collector then ran back to back (W3-idem gained 15-20% with the room).
+// collector then ran back to back (W3-idem gained 9-18% with the room).
 func memoryLimit(bulk bool, filterBytes uint64) int64 {
 	tight := max(160<<20, 3*int64(filterBytes))
 	if bulk {

@@ -100,9 +100,7 @@ func (s *Store) generate(ctx context.Context, campaignID string, req GenerateReq
 	}
 	chunk := s.chunkFor(g.KeyLen())
 	// Cells fine enough that one chunk's range holds few existing codes,
-	// and big enough to hold minCellRoom codes or more: how many codes a
-	// cell takes varies from cell to cell, and in a space a fifth full
-	// cells of ten would often be asked for more than ten.
+	// and with room for minCellRoom codes or more.
 	p := 0
 	radix := float64(len(c.Format.Symbols()))
 	for p < c.Format.Length-1 && g.Cells(p+1) != 0 && g.Cells(p+1) <= 1<<20 &&
