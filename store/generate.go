@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -102,9 +101,8 @@ func (s *Store) generate(ctx context.Context, campaignID string, req GenerateReq
 	// Cells fine enough that one chunk's range holds few existing codes,
 	// and with room for minCellRoom codes or more.
 	p := 0
-	radix := float64(len(c.Format.Symbols()))
 	for p < c.Format.Length-1 && g.Cells(p+1) != 0 && g.Cells(p+1) <= 1<<20 &&
-		math.Pow(radix, float64(c.Format.Length-p-1)) >= minCellRoom &&
+		c.Format.Space()/float64(g.Cells(p+1)) >= minCellRoom &&
 		uint64(g.Cells(p))*uint64(chunk) < 4*(total+uint64(req.Count)) {
 		p++
 	}
