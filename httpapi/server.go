@@ -368,6 +368,10 @@ func (s *Server) Serve(ctx context.Context, addr, socketPath string) error {
 		return err
 	}
 	defer os.Remove(socketPath)
+	stop := make(chan struct{})
+	defer close(stop)
+	watch := watchDeadlines(stop) // the servers' timeouts, applied by a sweep (deadlines.go)
+	tcp, sock = watch.listener(tcp), watch.listener(sock)
 	newServer := func(local bool) *http.Server {
 		return &http.Server{
 			Handler:           s.Handler(),
