@@ -107,6 +107,10 @@ func (e *env) serve(c *urfave.Context) error {
 	// Only generations and imports call OnBulk, and requests start them
 	// once st is set.
 	stOpts := store.Options{Logger: log, OnBulk: bulkMemoryLimit(func() uint64 { return st.Filter().SizeBytes })}
+	if !onEtcd(c) { // on etcd, no goroutine here waits in fdatasync
+		// With a processor to spare, the log's fdatasync keeps its own.
+		stOpts.Log.Log.RawSync = tuneProcs()
+	}
 	sock, spool := path+".sock", filepath.Dir(path)
 	if onEtcd(c) {
 		// Any number of nodes serve one cluster, several on one machine:
@@ -123,9 +127,6 @@ func (e *env) serve(c *urfave.Context) error {
 		return err
 	}
 	tuneGC(st.Filter().SizeBytes)
-	if !onEtcd(c) {
-		tuneProcs() // on etcd, no goroutine here waits in fdatasync
-	}
 	defer func() {
 		if err := st.Close(); err != nil {
 			log.Error("closing the database", "err", err)
@@ -268,11 +269,15 @@ func memoryLimit(bulk bool, filterBytes uint64) int64 {
 // about a fifth of a 2-core machine idle under durable redemptions while
 // requests waited for a P; the extra P keeps the cores busy while one
 // thread waits for the disk. The W2-floor server takes the same setting,
-// so its ceiling stays comparable.
-func tuneProcs() {
-	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(startProcs + 1)
+// so its ceiling stays comparable. It reports whether it added the P: the
+// log then makes its fdatasync a raw system call, which keeps its P
+// without the hand-off (wal.Options.RawSync).
+func tuneProcs() bool {
+	if os.Getenv("GOMAXPROCS") != "" {
+		return false
 	}
+	runtime.GOMAXPROCS(startProcs + 1)
+	return true
 }
 
 // startProcs is the Ps Go chose at start (the CPUs this process may use),

@@ -158,17 +158,18 @@ func TestLogBuffer_WritesInBatchesAndOnClose(t *testing.T) {
 }
 
 // The server adds one P to what Go chose, once however often it starts in
-// a process, and leaves a GOMAXPROCS from the environment alone.
+// a process, and leaves a GOMAXPROCS from the environment alone; it says
+// when it added the P, which the log's raw fdatasync needs.
 func TestTuneProcs_AddsOneProcessorUnlessGOMAXPROCSIsSet(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	t.Setenv("GOMAXPROCS", "")
-	tuneProcs()
-	tuneProcs()
+	require.True(t, tuneProcs())
+	require.True(t, tuneProcs())
 	require.Equal(t, startProcs+1, runtime.GOMAXPROCS(0))
 
 	runtime.GOMAXPROCS(startProcs)
 	t.Setenv("GOMAXPROCS", fmt.Sprint(startProcs))
-	tuneProcs()
+	require.False(t, tuneProcs())
 	require.Equal(t, startProcs, runtime.GOMAXPROCS(0))
 }
 

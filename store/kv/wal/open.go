@@ -23,6 +23,9 @@ func Open(dir string, applied uint64, opts Options, replay func(lsn uint64, payl
 	l := &Log{dir: dir, opts: opts, sync: opts.Sync}
 	if l.sync == nil {
 		l.sync = fdatasync
+		if opts.RawSync && !opts.ReadOnly {
+			l.rawSync = rawFdatasync
+		}
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create the log directory: %w", err)

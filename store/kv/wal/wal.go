@@ -22,6 +22,7 @@ package wal
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"slices"
 	"sync"
@@ -35,6 +36,12 @@ type Options struct {
 	MaxSegment int64
 	// Sync replaces fdatasync, for tests that inject failures.
 	Sync func(*os.File) error
+	// RawSync makes Sync's fdatasync a raw system call, one the Go
+	// scheduler does not see, in a process with a Go processor to spare
+	// (see rawSyncLimit). Ignored when Sync is set.
+	RawSync bool
+	// Logger, when set, hears that the raw call stopped.
+	Logger *slog.Logger
 	// ReadOnly opens the log for replay only: Append fails.
 	ReadOnly bool
 }
@@ -84,6 +91,9 @@ type Log struct {
 	off    int64
 	buf    []byte
 	syncMu sync.Mutex // one Sync at a time
+	// rawSync, while set (under syncMu), is Sync's fdatasync in place of
+	// sync.
+	rawSync func(*os.File) error
 
 	last      atomic.Uint64 // the newest record written
 	synced    atomic.Uint64 // the newest record on disk
@@ -93,6 +103,19 @@ type Log struct {
 	made      atomic.Int64 // segments zero-filled
 	recycled  atomic.Int64 // released segments kept as the next spare
 }
+
+// rawSyncLimit bounds the raw fdatasync (Options.RawSync). Go hands the
+// processor of a goroutine in an ordinary system call to other goroutines
+// once its monitor sees the call last; under durable redemptions that
+// hand-off, waking another thread and taking a processor back when the
+// call returns, cost about a tenth of the server's CPU, for an
+// fdatasync of a few hundred microseconds. A raw call keeps its processor
+// and thread, which promo serve's spare processor allows for, but nothing
+// can stop the world meanwhile: a garbage collection waits for it. After
+// one raw call slower than this the log makes ordinary calls for good, so
+// a disk that stalls can hold the process once, for that call, and then
+// only its writers.
+const rawSyncLimit = 50 * time.Millisecond
 
 // Append writes payload as the next record and returns its LSN once it is
 // on disk: Write, then Sync.
@@ -167,8 +190,21 @@ func (l *Log) Sync() (uint64, error) {
 	}
 	l.syncs.Add(1)
 	start := time.Now()
-	err := l.sync(l.cur)
-	l.syncNanos.Add(int64(time.Since(start)))
+	var err error
+	if l.rawSync != nil {
+		err = l.rawSync(l.cur)
+	} else {
+		err = l.sync(l.cur)
+	}
+	took := time.Since(start)
+	l.syncNanos.Add(int64(took))
+	if took > rawSyncLimit && l.rawSync != nil {
+		l.rawSync = nil
+		if l.opts.Logger != nil {
+			l.opts.Logger.Warn("an fdatasync of the write-ahead log took longer than the raw call's limit; the log makes ordinary calls from now on",
+				"took", took.Round(time.Millisecond), "limit", rawSyncLimit)
+		}
+	}
 	l.fileMu.RUnlock()
 	if err != nil {
 		return 0, l.fail(err)

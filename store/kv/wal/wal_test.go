@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -311,4 +313,44 @@ func TestLog_VerifyFindsDamage(t *testing.T) {
 	segs := segments(t, dir)
 	corrupt(t, segs[0], headerSize+1, []byte("!"))
 	require.NotEmpty(t, l.Verify())
+}
+
+// With RawSync the log syncs through the raw call, and after one slower
+// than rawSyncLimit through the ordinary one for good. Records stay
+// durable either way.
+func TestLog_RawSyncUntilASlowCall(t *testing.T) {
+	dir := t.TempDir()
+	var ordinary, raw int
+	var logged bytes.Buffer
+	l, _ := open(t, dir, 0, Options{RawSync: true, Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	require.NotNil(t, l.rawSync, "RawSync asks for the raw call")
+	l.sync = func(f *os.File) error { ordinary++; return fdatasync(f) }
+	slow := false
+	l.rawSync = func(f *os.File) error {
+		raw++
+		if slow {
+			time.Sleep(rawSyncLimit + 10*time.Millisecond)
+		}
+		return rawFdatasync(f)
+	}
+	appendN(t, l, 1, 10)
+	require.Equal(t, 10, raw)
+	require.Zero(t, ordinary)
+	slow = true
+	appendN(t, l, 11, 1)
+	appendN(t, l, 12, 9)
+	require.Equal(t, 11, raw, "the slow call was the last raw one")
+	require.Equal(t, 9, ordinary)
+	require.Contains(t, logged.String(), "makes ordinary calls from now on", "the operator hears of it")
+	require.NoError(t, l.Close())
+
+	l, got := open(t, dir, 0, Options{})
+	defer l.Close()
+	require.Equal(t, want(1, 20), got)
+
+	for _, opts := range []Options{{}, {RawSync: true, Sync: fdatasync}, {RawSync: true, ReadOnly: true}} {
+		l, _ := open(t, dir, 0, opts)
+		require.Nil(t, l.rawSync, "no raw call unless asked for, and never in place of an injected Sync or when read-only: %+v", opts)
+		require.NoError(t, l.Close())
+	}
 }

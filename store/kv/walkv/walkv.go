@@ -153,6 +153,7 @@ func Open(base kv.Engine, logDir string, opts Options) (*DB, error) {
 		opts.Logger = slog.Default()
 	}
 	opts.Log.ReadOnly = opts.ReadOnly
+	opts.Log.Logger = opts.Logger
 	d := &DB{base: base, opts: opts, acked: newTree(), ckDone: make(chan struct{}),
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
 	var applied uint64
