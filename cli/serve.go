@@ -107,17 +107,16 @@ func (e *env) serve(c *urfave.Context) error {
 	// Only generations and imports call OnBulk, and requests start them
 	// once st is set.
 	stOpts := store.Options{Logger: log, OnBulk: bulkMemoryLimit(func() uint64 { return st.Filter().SizeBytes })}
-	if !onEtcd(c) { // on etcd, no goroutine here waits in fdatasync
-		// With a processor to spare, the log's fdatasync keeps its own.
-		stOpts.Log.Log.RawSync = tuneProcs()
-	}
 	sock, spool := path+".sock", filepath.Dir(path)
 	if onEtcd(c) {
 		// Any number of nodes serve one cluster, several on one machine:
 		// each its own admin socket (the CLI talks to the cluster itself).
+		// No goroutine here waits in fdatasync: no spare processor.
 		st, err = e.openEtcd(c, stOpts)
 		sock, spool = filepath.Join(os.TempDir(), fmt.Sprintf("promo-%d.sock", os.Getpid())), os.TempDir()
 	} else {
+		// With a processor to spare, the log's fdatasync keeps its own.
+		stOpts.Log.Log.RawSync = tuneProcs()
 		st, err = store.Open(path, stOpts)
 	}
 	if errors.Is(err, store.ErrLocked) {

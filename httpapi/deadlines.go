@@ -71,13 +71,6 @@ func (w *deadlineWatch) sweep(now time.Time) {
 	}
 }
 
-// open reports how many connections the watch holds.
-func (w *deadlineWatch) open() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.conns)
-}
-
 type watchedListener struct {
 	net.Listener
 	watch *deadlineWatch

@@ -147,6 +147,13 @@ func TestWatchedConn_SetsRacingSweepsLeaveTheLastDeadline(t *testing.T) {
 	<-swept
 }
 
+// open reports how many connections the watch holds.
+func (w *deadlineWatch) open() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.conns)
+}
+
 func TestWatchedConn_CloseLeavesTheWatch(t *testing.T) {
 	w, c, _ := watchedPair(t, false)
 	require.Equal(t, 1, w.open())
