@@ -92,6 +92,7 @@ var (
 	logDescs      = map[string]*prometheus.Desc{
 		"records":     prometheus.NewDesc("promo_log_records_total", "Records appended to the write-ahead log since start (one per group of writes).", nil, nil),
 		"syncs":       prometheus.NewDesc("promo_log_syncs_total", "fdatasync calls on the write-ahead log since start.", nil, nil),
+		"rawsyncs":    prometheus.NewDesc("promo_log_raw_syncs_total", "Of the fdatasync calls on the write-ahead log, those made as raw system calls (promo serve's spare Go processor); 0 when GOMAXPROCS is set, and it stops growing after one raw call over 50 ms.", nil, nil),
 		"synctime":    prometheus.NewDesc("promo_log_sync_seconds_total", "Time spent in fdatasync of the write-ahead log since start.", nil, nil),
 		"checkpoints": prometheus.NewDesc("promo_log_checkpoints_total", "Checkpoints that brought the database file up to date with the log.", nil, nil),
 		"lag":         prometheus.NewDesc("promo_log_unapplied_records", "Log records acknowledged but not yet in the database file.", nil, nil),
@@ -129,6 +130,7 @@ func (c *codesCollector) Collect(ch chan<- prometheus.Metric) {
 	if l := c.st.LogStats(); l != nil { // not Storage: its checkpoint would zero the lag
 		ch <- prometheus.MustNewConstMetric(logDescs["records"], prometheus.CounterValue, float64(l.Records))
 		ch <- prometheus.MustNewConstMetric(logDescs["syncs"], prometheus.CounterValue, float64(l.Syncs))
+		ch <- prometheus.MustNewConstMetric(logDescs["rawsyncs"], prometheus.CounterValue, float64(l.RawSyncs))
 		ch <- prometheus.MustNewConstMetric(logDescs["synctime"], prometheus.CounterValue, l.SyncSeconds)
 		ch <- prometheus.MustNewConstMetric(logDescs["checkpoints"], prometheus.CounterValue, float64(l.Checkpoints))
 		ch <- prometheus.MustNewConstMetric(logDescs["lag"], prometheus.GaugeValue, float64(l.LastLSN-l.AppliedLSN))

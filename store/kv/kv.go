@@ -217,6 +217,7 @@ type LogStats struct {
 	AppliedLSN   uint64  `json:"applied_lsn"`  // the newest record in the database file
 	Records      int64   `json:"records"`      // appended since open: one per group of writes
 	Syncs        int64   `json:"syncs"`        // fdatasync calls since open
+	RawSyncs     int64   `json:"raw_syncs"`    // of them, raw system calls (see wal.Options.RawSync)
 	SyncSeconds  float64 `json:"sync_seconds"` // spent in them
 	Checkpoints  int64   `json:"checkpoints"`  // since open
 	// Pending is what is acknowledged but not yet in the database file;

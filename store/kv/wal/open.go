@@ -23,7 +23,7 @@ func Open(dir string, applied uint64, opts Options, replay func(lsn uint64, payl
 	l := &Log{dir: dir, opts: opts, sync: opts.Sync}
 	if l.sync == nil {
 		l.sync = fdatasync
-		if opts.RawSync && !opts.ReadOnly {
+		if opts.RawSync && !opts.ReadOnly && rawFdatasync != nil {
 			l.rawSync = rawFdatasync
 		}
 	}

@@ -10,7 +10,7 @@ import (
 func fdatasync(f *os.File) error { return syscall.Fdatasync(int(f.Fd())) }
 
 // rawFdatasync is fdatasync as a raw system call (see rawSyncLimit).
-func rawFdatasync(f *os.File) error {
+var rawFdatasync = func(f *os.File) error {
 	if _, _, e := syscall.RawSyscall(syscall.SYS_FDATASYNC, f.Fd(), 0, 0); e != 0 {
 		return e
 	}

@@ -38,7 +38,8 @@ type Options struct {
 	Sync func(*os.File) error
 	// RawSync makes Sync's fdatasync a raw system call, one the Go
 	// scheduler does not see, in a process with a Go processor to spare
-	// (see rawSyncLimit). Ignored when Sync is set.
+	// (see rawSyncLimit). Ignored when Sync is set, and on systems other
+	// than Linux.
 	RawSync bool
 	// Logger, when set, hears that the raw call stopped.
 	Logger *slog.Logger
@@ -99,6 +100,7 @@ type Log struct {
 	synced    atomic.Uint64 // the newest record on disk
 	records   atomic.Int64
 	syncs     atomic.Int64
+	rawSyncs  atomic.Int64 // of syncs, raw calls
 	syncNanos atomic.Int64
 	made      atomic.Int64 // segments zero-filled
 	recycled  atomic.Int64 // released segments kept as the next spare
@@ -192,6 +194,7 @@ func (l *Log) Sync() (uint64, error) {
 	start := time.Now()
 	var err error
 	if l.rawSync != nil {
+		l.rawSyncs.Add(1)
 		err = l.rawSync(l.cur)
 	} else {
 		err = l.sync(l.cur)
@@ -244,6 +247,7 @@ type Stats struct {
 	SegmentBytes int64
 	Records      int64 // appended since open
 	Syncs        int64
+	RawSyncs     int64         // of Syncs, made as raw calls (Options.RawSync)
 	SyncTime     time.Duration // spent in fdatasync since open
 	// Made counts the segments zero-filled since open, Recycled the
 	// released ones kept to be written again instead.
@@ -254,7 +258,7 @@ type Stats struct {
 func (l *Log) Stats() Stats {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	st := Stats{Segments: len(l.segs), Records: l.records.Load(), Syncs: l.syncs.Load(), SyncTime: time.Duration(l.syncNanos.Load()),
+	st := Stats{Segments: len(l.segs), Records: l.records.Load(), Syncs: l.syncs.Load(), RawSyncs: l.rawSyncs.Load(), SyncTime: time.Duration(l.syncNanos.Load()),
 		Made: l.made.Load(), Recycled: l.recycled.Load()}
 	for _, s := range l.segs {
 		st.SegmentBytes += s.size

@@ -319,6 +319,9 @@ func TestLog_VerifyFindsDamage(t *testing.T) {
 // than rawSyncLimit through the ordinary one for good. Records stay
 // durable either way.
 func TestLog_RawSyncUntilASlowCall(t *testing.T) {
+	if rawFdatasync == nil {
+		t.Skip("only Linux has the raw call")
+	}
 	dir := t.TempDir()
 	var ordinary, raw int
 	var logged bytes.Buffer
@@ -341,6 +344,9 @@ func TestLog_RawSyncUntilASlowCall(t *testing.T) {
 	appendN(t, l, 12, 9)
 	require.Equal(t, 11, raw, "the slow call was the last raw one")
 	require.Equal(t, 9, ordinary)
+	st := l.Stats()
+	require.Equal(t, int64(20), st.Syncs)
+	require.Equal(t, int64(11), st.RawSyncs, "the figures count the raw calls")
 	require.Contains(t, logged.String(), "makes ordinary calls from now on", "the operator hears of it")
 	require.NoError(t, l.Close())
 

@@ -305,7 +305,7 @@ func (d *DB) Stats() kv.Stats {
 	}
 	d.mu.Unlock()
 	out.Log = &kv.LogStats{Segments: ls.Segments, SegmentBytes: ls.SegmentBytes, LastLSN: d.log.Last(),
-		AppliedLSN: d.applied.Load(), Records: ls.Records, Syncs: ls.Syncs, SyncSeconds: ls.SyncTime.Seconds(), Checkpoints: d.checkpoints.Load(),
+		AppliedLSN: d.applied.Load(), Records: ls.Records, Syncs: ls.Syncs, RawSyncs: ls.RawSyncs, SyncSeconds: ls.SyncTime.Seconds(), Checkpoints: d.checkpoints.Load(),
 		PendingOps: ops, PendingBytes: bytes, PendingHigh: d.pendingHigh.Load()}
 	out.FileBytes += ls.SegmentBytes
 	return out
