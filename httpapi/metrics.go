@@ -92,7 +92,7 @@ var (
 	logDescs      = map[string]*prometheus.Desc{
 		"records":     prometheus.NewDesc("promo_log_records_total", "Records appended to the write-ahead log since start (one per group of writes).", nil, nil),
 		"syncs":       prometheus.NewDesc("promo_log_syncs_total", "fdatasync calls on the write-ahead log since start.", nil, nil),
-		"rawsyncs":    prometheus.NewDesc("promo_log_raw_syncs_total", "Of the fdatasync calls on the write-ahead log, those made as raw system calls (promo serve's spare Go processor); 0 when GOMAXPROCS is set, and it stops growing after one raw call over 50 ms.", nil, nil),
+		"rawsyncs":    prometheus.NewDesc("promo_log_raw_syncs_total", "Of the fdatasync calls on the write-ahead log, those made as raw system calls (promo serve's spare Go processor); 0 when GOMAXPROCS is set; after a call over 50 ms it stops growing until fdatasyncs have stayed under that for 10 minutes.", nil, nil),
 		"synctime":    prometheus.NewDesc("promo_log_sync_seconds_total", "Time spent in fdatasync of the write-ahead log since start.", nil, nil),
 		"checkpoints": prometheus.NewDesc("promo_log_checkpoints_total", "Checkpoints that brought the database file up to date with the log.", nil, nil),
 		"lag":         prometheus.NewDesc("promo_log_unapplied_records", "Log records acknowledged but not yet in the database file.", nil, nil),

@@ -92,9 +92,12 @@ type Log struct {
 	off    int64
 	buf    []byte
 	syncMu sync.Mutex // one Sync at a time
-	// rawSync, while set (under syncMu), is Sync's fdatasync in place of
-	// sync.
+	// rawSync is the raw fdatasync when Options.RawSync holds. Sync uses
+	// it in place of sync while rawOff (under syncMu) is zero; rawOff is
+	// when the last call slower than rawSyncLimit ended, while the raw
+	// call is off.
 	rawSync func(*os.File) error
+	rawOff  time.Time
 
 	last      atomic.Uint64 // the newest record written
 	synced    atomic.Uint64 // the newest record on disk
@@ -114,10 +117,15 @@ type Log struct {
 // fdatasync of a few hundred microseconds. A raw call keeps its processor
 // and thread, which promo serve's spare processor allows for, but nothing
 // can stop the world meanwhile: a garbage collection waits for it. After
-// one raw call slower than this the log makes ordinary calls for good, so
-// a disk that stalls can hold the process once, for that call, and then
-// only its writers.
+// one raw call slower than this the log makes ordinary calls until every
+// call has stayed under it for rawSyncQuiet, so a disk that stalls holds
+// the process once, for that call, and then only its writers; a disk that
+// stalled once, under a backup or a passing burst, gets the raw call back.
 const rawSyncLimit = 50 * time.Millisecond
+
+// rawSyncQuiet is how long fdatasync stays under rawSyncLimit before the
+// raw call comes back (a variable for tests).
+var rawSyncQuiet = 10 * time.Minute
 
 // Append writes payload as the next record and returns its LSN once it is
 // on disk: Write, then Sync.
@@ -193,7 +201,8 @@ func (l *Log) Sync() (uint64, error) {
 	l.syncs.Add(1)
 	start := time.Now()
 	var err error
-	if l.rawSync != nil {
+	raw := l.rawSync != nil && l.rawOff.IsZero()
+	if raw {
 		l.rawSyncs.Add(1)
 		err = l.rawSync(l.cur)
 	} else {
@@ -201,12 +210,8 @@ func (l *Log) Sync() (uint64, error) {
 	}
 	took := time.Since(start)
 	l.syncNanos.Add(int64(took))
-	if took > rawSyncLimit && l.rawSync != nil {
-		l.rawSync = nil
-		if l.opts.Logger != nil {
-			l.opts.Logger.Warn("an fdatasync of the write-ahead log took longer than the raw call's limit; the log makes ordinary calls from now on",
-				"took", took.Round(time.Millisecond), "limit", rawSyncLimit)
-		}
+	if l.rawSync != nil {
+		l.rawAfter(raw, took)
 	}
 	l.fileMu.RUnlock()
 	if err != nil {
@@ -214,6 +219,27 @@ func (l *Log) Sync() (uint64, error) {
 	}
 	l.synced.Store(target)
 	return target, nil
+}
+
+// rawAfter turns the raw call off after a call slower than rawSyncLimit,
+// and on again once calls have stayed under it for rawSyncQuiet; the
+// caller holds syncMu.
+func (l *Log) rawAfter(raw bool, took time.Duration) {
+	now := time.Now()
+	switch {
+	case took > rawSyncLimit:
+		if raw && l.opts.Logger != nil {
+			l.opts.Logger.Warn("an fdatasync of the write-ahead log took longer than the raw call's limit; the log makes ordinary calls until fdatasyncs stay under it for a while",
+				"took", took.Round(time.Millisecond), "limit", rawSyncLimit, "quiet", rawSyncQuiet)
+		}
+		l.rawOff = now
+	case !l.rawOff.IsZero() && now.Sub(l.rawOff) >= rawSyncQuiet:
+		l.rawOff = time.Time{}
+		if l.opts.Logger != nil {
+			l.opts.Logger.Info("fdatasyncs of the write-ahead log stayed under the raw call's limit; the log makes raw calls again",
+				"limit", rawSyncLimit, "quiet", rawSyncQuiet)
+		}
+	}
 }
 
 // Synced returns the LSN up to which records are durable.

@@ -315,44 +315,60 @@ func TestLog_VerifyFindsDamage(t *testing.T) {
 	require.NotEmpty(t, l.Verify())
 }
 
-// With RawSync the log syncs through the raw call, and after one slower
-// than rawSyncLimit through the ordinary one for good. Records stay
-// durable either way.
-func TestLog_RawSyncUntilASlowCall(t *testing.T) {
+// With RawSync the log syncs through the raw call; after one slower than
+// rawSyncLimit through the ordinary one, until calls have stayed under the
+// limit for rawSyncQuiet, a slow ordinary call starting the wait again.
+// Records stay durable either way.
+func TestLog_RawSyncOffAfterASlowCallUntilQuiet(t *testing.T) {
 	if rawFdatasync == nil {
 		t.Skip("only Linux has the raw call")
 	}
+	defer func(q time.Duration) { rawSyncQuiet = q }(rawSyncQuiet)
+	rawSyncQuiet = 600 * time.Millisecond
 	dir := t.TempDir()
 	var ordinary, raw int
 	var logged bytes.Buffer
 	l, _ := open(t, dir, 0, Options{RawSync: true, Logger: slog.New(slog.NewTextHandler(&logged, nil))})
 	require.NotNil(t, l.rawSync, "RawSync asks for the raw call")
-	l.sync = func(f *os.File) error { ordinary++; return fdatasync(f) }
 	slow := false
-	l.rawSync = func(f *os.File) error {
-		raw++
+	pause := func() {
 		if slow {
 			time.Sleep(rawSyncLimit + 10*time.Millisecond)
 		}
-		return rawFdatasync(f)
 	}
+	l.sync = func(f *os.File) error { ordinary++; pause(); return fdatasync(f) }
+	l.rawSync = func(f *os.File) error { raw++; pause(); return rawFdatasync(f) }
+	calls := func() [2]int { return [2]int{raw, ordinary} }
 	appendN(t, l, 1, 10)
-	require.Equal(t, 10, raw)
-	require.Zero(t, ordinary)
+	require.Equal(t, [2]int{10, 0}, calls())
 	slow = true
 	appendN(t, l, 11, 1)
+	slow = false
 	appendN(t, l, 12, 9)
-	require.Equal(t, 11, raw, "the slow call was the last raw one")
-	require.Equal(t, 9, ordinary)
+	require.Equal(t, [2]int{11, 9}, calls(), "the slow call was the last raw one")
+	require.Contains(t, logged.String(), "makes ordinary calls until", "the operator hears of it")
 	st := l.Stats()
 	require.Equal(t, int64(20), st.Syncs)
 	require.Equal(t, int64(11), st.RawSyncs, "the figures count the raw calls")
-	require.Contains(t, logged.String(), "makes ordinary calls from now on", "the operator hears of it")
+
+	time.Sleep(400 * time.Millisecond)
+	slow = true
+	appendN(t, l, 21, 1) // a slow ordinary call: the quiet starts again
+	slow = false
+	time.Sleep(300 * time.Millisecond) // past rawSyncQuiet since the raw call went off, not since the slow one
+	appendN(t, l, 22, 1)
+	require.Equal(t, [2]int{11, 11}, calls(), "still off")
+	time.Sleep(400 * time.Millisecond)
+	appendN(t, l, 23, 1) // quiet for rawSyncQuiet: the raw call is back after this one
+	require.Equal(t, [2]int{11, 12}, calls())
+	appendN(t, l, 24, 2)
+	require.Equal(t, [2]int{13, 12}, calls(), "raw again")
+	require.Contains(t, logged.String(), "makes raw calls again")
 	require.NoError(t, l.Close())
 
 	l, got := open(t, dir, 0, Options{})
 	defer l.Close()
-	require.Equal(t, want(1, 20), got)
+	require.Equal(t, want(1, 25), got)
 
 	for _, opts := range []Options{{}, {RawSync: true, Sync: fdatasync}, {RawSync: true, ReadOnly: true}} {
 		l, _ := open(t, dir, 0, opts)
