@@ -41,7 +41,7 @@ type Options struct {
 	// (see rawSyncLimit). Ignored when Sync is set, and on systems other
 	// than Linux.
 	RawSync bool
-	// Logger, when set, hears that the raw call stopped.
+	// Logger, when set, hears that the raw call stopped, or came back.
 	Logger *slog.Logger
 	// ReadOnly opens the log for replay only: Append fails.
 	ReadOnly bool
@@ -118,9 +118,10 @@ type Log struct {
 // and thread, which promo serve's spare processor allows for, but nothing
 // can stop the world meanwhile: a garbage collection waits for it. After
 // one raw call slower than this the log makes ordinary calls until every
-// call has stayed under it for rawSyncQuiet, so a disk that stalls holds
-// the process once, for that call, and then only its writers; a disk that
-// stalled once, under a backup or a passing burst, gets the raw call back.
+// call has stayed under it for rawSyncQuiet: a disk that stalls again and
+// again holds the process once, for the first such call, and then only its
+// writers, and one that stalled once, under a backup or a burst of other
+// writes, gets the raw call back.
 const rawSyncLimit = 50 * time.Millisecond
 
 // rawSyncQuiet is how long fdatasync stays under rawSyncLimit before the
