@@ -65,7 +65,8 @@ type Options struct {
 	OnFatal func(error)
 	// ReadOnly replays the log into memory and takes no writes.
 	ReadOnly bool
-	// Logger receives checkpoint failures; nil means slog.Default().
+	// Logger receives checkpoint failures, and the log's own messages
+	// unless Log.Logger is set; nil means slog.Default().
 	Logger *slog.Logger
 }
 
@@ -153,7 +154,9 @@ func Open(base kv.Engine, logDir string, opts Options) (*DB, error) {
 		opts.Logger = slog.Default()
 	}
 	opts.Log.ReadOnly = opts.ReadOnly
-	opts.Log.Logger = opts.Logger
+	if opts.Log.Logger == nil {
+		opts.Log.Logger = opts.Logger
+	}
 	d := &DB{base: base, opts: opts, acked: newTree(), ckDone: make(chan struct{}),
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
 	var applied uint64
