@@ -212,7 +212,7 @@ func (l *Log) Sync() (uint64, error) {
 	took := time.Since(start)
 	l.syncNanos.Add(int64(took))
 	if l.rawSync != nil {
-		l.rawAfter(raw, took)
+		l.rawAfter(raw, start.Add(took), took)
 	}
 	l.fileMu.RUnlock()
 	if err != nil {
@@ -223,10 +223,9 @@ func (l *Log) Sync() (uint64, error) {
 }
 
 // rawAfter turns the raw call off after a call slower than rawSyncLimit,
-// and on again once calls have stayed under it for rawSyncQuiet; the
-// caller holds syncMu.
-func (l *Log) rawAfter(raw bool, took time.Duration) {
-	now := time.Now()
+// and on again once calls have stayed under it for rawSyncQuiet: took is
+// how long the call lasted and now when it ended. The caller holds syncMu.
+func (l *Log) rawAfter(raw bool, now time.Time, took time.Duration) {
 	switch {
 	case took > rawSyncLimit:
 		if raw && l.opts.Logger != nil {
